@@ -1,0 +1,378 @@
+//! `flocking`: boids, in the two formulations the published framework comparisons use, so
+//! results and timings compare with peers.
+//!
+//! * `Reynolds`: the model of the ABM frameworks comparison (Agents.jl's `flocking`):
+//!   cohere, separate and match over neighbours within `visual_distance`, then
+//!   `vel = normalize((vel + cohere + separate + match) / 2)` and a step of `speed`.
+//! * `Flockers`: MASON's Flockers as ported by krABMaga: cohesion, avoidance, consistency,
+//!   randomness and momentum within `neighborhood`, renormalised to a step of length `jump`.
+//!
+//! Both update all birds simultaneously from a snapshot of the previous tick (the spatial
+//! index carries positions and velocities), where the original Agents.jl and MASON code
+//! moves birds one at a time. Simultaneous update is what makes the result independent of
+//! visiting order and thread count; it is also what krABMaga does.
+
+use agora_engine::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which formulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum FlockingModel {
+    /// Agents.jl / ABM frameworks comparison.
+    #[default]
+    Reynolds,
+    /// MASON / krABMaga Flockers.
+    Flockers,
+}
+
+/// Scenario: `(behavior: "flocking", count: 200, params: (model: Reynolds, visual_distance: 5.0))`.
+///
+/// Each formulation reads only its own fields; their defaults are the published values.
+#[derive(Component, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Flocking {
+    /// `Reynolds` (default) or `Flockers`.
+    pub model: FlockingModel,
+    /// Reynolds: distance moved per tick (default 1.0).
+    pub speed: f64,
+    /// Reynolds: weight of the heading towards neighbours (default 0.03).
+    pub cohere: f64,
+    /// Reynolds: neighbours closer than this repel (default 1.0).
+    pub separation: f64,
+    /// Reynolds: weight of the repulsion (default 0.015).
+    pub separate: f64,
+    /// Reynolds: weight of the neighbours' mean velocity (default 0.05).
+    #[serde(rename = "match")]
+    pub match_factor: f64,
+    /// Reynolds: neighbour radius (default 5.0).
+    pub visual_distance: f64,
+    /// Flockers: weight of cohesion (default 1.0; the MASON demo uses 1.0, krABMaga 0.8).
+    pub cohesion: f64,
+    /// Flockers: weight of avoidance (default 1.0).
+    pub avoidance: f64,
+    /// Flockers: weight of consistency, the neighbours' mean step (default 1.0).
+    pub consistency: f64,
+    /// Flockers: weight of the random unit nudge (default 1.0).
+    pub randomness: f64,
+    /// Flockers: weight of the bird's own last step (default 1.0).
+    pub momentum: f64,
+    /// Flockers: step length (default 0.7).
+    pub jump: f64,
+    /// Flockers: neighbour radius (default 10.0).
+    pub neighborhood: f64,
+}
+
+impl Default for Flocking {
+    fn default() -> Self {
+        Flocking {
+            model: FlockingModel::Reynolds,
+            speed: 1.0,
+            cohere: 0.03,
+            separation: 1.0,
+            separate: 0.015,
+            match_factor: 0.05,
+            visual_distance: 5.0,
+            cohesion: 1.0,
+            avoidance: 1.0,
+            consistency: 1.0,
+            randomness: 1.0,
+            momentum: 1.0,
+            jump: 0.7,
+            neighborhood: 10.0,
+        }
+    }
+}
+
+impl Flocking {
+    fn radius(&self) -> f64 {
+        match self.model {
+            FlockingModel::Reynolds => self.visual_distance,
+            FlockingModel::Flockers => self.neighborhood,
+        }
+    }
+}
+
+/// Positions and velocities of every bird at the start of the tick.
+#[derive(Resource, Default)]
+struct FlockIndex {
+    grid: UniformGrid<DVec2>,
+    radius: f64,
+}
+
+impl Behavior for Flocking {
+    const NAME: &'static str = "flocking";
+    const SUMMARY: &'static str =
+        "Boids: Reynolds (Agents.jl comparison) or MASON Flockers formulation.";
+
+    fn build(sim: &mut SimBuilder) {
+        let radius = sim
+            .populations_of(Self::NAME)
+            .iter()
+            .filter_map(|&i| {
+                serde_json::from_value::<Flocking>(
+                    sim.scenario().populations[i as usize].params.0.clone(),
+                )
+                .ok()
+            })
+            .map(|f| f.radius())
+            .fold(0.0, f64::max);
+        sim.insert_resource(FlockIndex {
+            grid: UniformGrid::new(),
+            radius,
+        });
+        sim.add_systems(Phase::Sense, index_flock)
+            .add_systems(Phase::Decide, steer)
+            .add_systems(Phase::Act, fly);
+    }
+
+    fn validate(&self, ctx: &ValidateCtx) -> Result<(), String> {
+        if ctx.world.kind != SpaceKind::Continuous {
+            return Err("flocking needs a continuous world (`kind: Continuous`)".into());
+        }
+        let fields = [
+            ("speed", self.speed),
+            ("separation", self.separation),
+            ("visual_distance", self.visual_distance),
+            ("jump", self.jump),
+            ("neighborhood", self.neighborhood),
+        ];
+        for (name, v) in fields {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("`{name}` must be a non-negative number, got {v}"));
+            }
+        }
+        for (name, v) in [
+            ("cohere", self.cohere),
+            ("separate", self.separate),
+            ("match", self.match_factor),
+            ("cohesion", self.cohesion),
+            ("avoidance", self.avoidance),
+            ("consistency", self.consistency),
+            ("randomness", self.randomness),
+            ("momentum", self.momentum),
+        ] {
+            if !v.is_finite() {
+                return Err(format!("`{name}` must be a finite number, got {v}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&self, agent: &mut AgentSpawn) {
+        let velocity = match self.model {
+            // Agents.jl starts each bird with a random unit velocity.
+            FlockingModel::Reynolds => {
+                let v = DVec2::new(
+                    agent.rng().random::<f64>() * 2.0 - 1.0,
+                    agent.rng().random::<f64>() * 2.0 - 1.0,
+                );
+                v.try_normalize().unwrap_or(DVec2::X)
+            }
+            // MASON starts every bird at rest; momentum builds from the other terms.
+            FlockingModel::Flockers => DVec2::ZERO,
+        };
+        agent.insert(Velocity(velocity));
+    }
+}
+
+fn index_flock(
+    space: Res<Space>,
+    mut index: ResMut<FlockIndex>,
+    birds: Query<(&AgentId, &Position, &Velocity), With<Flocking>>,
+) {
+    let index = &mut *index;
+    index.grid.rebuild(
+        &space,
+        index.radius,
+        birds.iter().map(|(id, p, v)| GridItem {
+            pos: p.0,
+            id: id.0,
+            data: v.0,
+        }),
+    );
+}
+
+fn steer(
+    tick: Res<Tick>,
+    rng: Res<SimRng>,
+    index: Res<FlockIndex>,
+    mut birds: Query<(&AgentId, &Position, &mut Velocity, &Flocking)>,
+) {
+    birds.par_iter_mut().for_each(|(id, pos, mut vel, params)| {
+        vel.0 = match params.model {
+            FlockingModel::Reynolds => reynolds(&index.grid, id.0, pos.0, vel.0, params),
+            FlockingModel::Flockers => {
+                let mut r = rng.agent(id.0, tick.0, Purpose::DECIDE);
+                let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
+                flockers(&index.grid, id.0, pos.0, vel.0, params, nudge)
+            }
+        };
+    });
+}
+
+fn reynolds(grid: &UniformGrid<DVec2>, me: u32, pos: DVec2, vel: DVec2, p: &Flocking) -> DVec2 {
+    let (mut cohere, mut separate, mut matched) = (DVec2::ZERO, DVec2::ZERO, DVec2::ZERO);
+    let mut n = 0u32;
+    let sep2 = p.separation * p.separation;
+    grid.for_each_within(pos, p.visual_distance, |other, heading, d2| {
+        if other.id == me {
+            return;
+        }
+        n += 1;
+        cohere += heading;
+        if d2 < sep2 {
+            separate -= heading;
+        }
+        matched += other.data;
+    });
+    let n = f64::from(n.max(1));
+    let v =
+        (vel + cohere / n * p.cohere + separate / n * p.separate + matched / n * p.match_factor)
+            / 2.0;
+    v.try_normalize().unwrap_or(vel)
+}
+
+/// MASON's terms: cohesion and consistency average over the neighbourhood including the bird
+/// itself (MASON's neighbour query returns it); avoidance skips it. `nudge` is the raw random
+/// vector in [-1, 1)^2, normalised to length 0.05 as MASON does.
+fn flockers(
+    grid: &UniformGrid<DVec2>,
+    me: u32,
+    pos: DVec2,
+    last: DVec2,
+    p: &Flocking,
+    nudge: DVec2,
+) -> DVec2 {
+    let (mut cohesion, mut consistency, mut avoidance) = (DVec2::ZERO, DVec2::ZERO, DVec2::ZERO);
+    let (mut n_all, mut n_others) = (0u32, 0u32);
+    grid.for_each_within(pos, p.neighborhood, |other, to_other, d2| {
+        n_all += 1;
+        // MASON measures from the other bird to this one.
+        let away = -to_other;
+        cohesion += away;
+        consistency += other.data;
+        if other.id != me {
+            n_others += 1;
+            avoidance += away / (d2 * d2 + 1.0);
+        }
+    });
+    if n_all > 0 {
+        cohesion /= f64::from(n_all);
+        consistency /= f64::from(n_all);
+    }
+    if n_others > 0 {
+        avoidance /= f64::from(n_others);
+    }
+    let cohesion = -cohesion / 10.0;
+    let avoidance = avoidance * 400.0;
+    let randomness = nudge.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05);
+    let d = p.cohesion * cohesion
+        + p.avoidance * avoidance
+        + p.consistency * consistency
+        + p.randomness * randomness
+        + p.momentum * last;
+    let len = d.length();
+    if len > 0.0 { d / len * p.jump } else { d }
+}
+
+fn fly(space: Res<Space>, mut birds: Query<(&mut Position, &Velocity, &Flocking)>) {
+    birds.par_iter_mut().for_each(|(mut pos, vel, params)| {
+        let step = match params.model {
+            FlockingModel::Reynolds => vel.0 * params.speed,
+            FlockingModel::Flockers => vel.0,
+        };
+        pos.0 = space.wrap(pos.0 + step);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_engine::{Boundary, Neighborhood};
+
+    fn space() -> Space {
+        Space {
+            kind: SpaceKind::Continuous,
+            width: 100.0,
+            height: 100.0,
+            boundary: Boundary::Torus,
+            neighborhood: Neighborhood::Moore,
+        }
+    }
+
+    fn grid(birds: &[(f64, f64, f64, f64)], radius: f64) -> UniformGrid<DVec2> {
+        let mut g = UniformGrid::new();
+        g.rebuild(
+            &space(),
+            radius,
+            birds
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, y, vx, vy))| GridItem {
+                    pos: DVec2::new(x, y),
+                    id: i as u32,
+                    data: DVec2::new(vx, vy),
+                }),
+        );
+        g
+    }
+
+    #[test]
+    fn reynolds_by_hand() {
+        // Bird 0 at (50, 50) heading +x; bird 1 at (50.5, 50) heading +y (inside separation);
+        // bird 2 at (53, 50) heading +y; bird 3 far away.
+        let birds = [
+            (50.0, 50.0, 1.0, 0.0),
+            (50.5, 50.0, 0.0, 1.0),
+            (53.0, 50.0, 0.0, 1.0),
+            (90.0, 90.0, -1.0, 0.0),
+        ];
+        let p = Flocking::default();
+        let got = reynolds(&grid(&birds, 5.0), 0, DVec2::new(50.0, 50.0), DVec2::X, &p);
+        let cohere = DVec2::new(3.5, 0.0) / 2.0 * 0.03;
+        let separate = DVec2::new(-0.5, 0.0) / 2.0 * 0.015;
+        let matched = DVec2::new(0.0, 2.0) / 2.0 * 0.05;
+        let want = ((DVec2::X + cohere + separate + matched) / 2.0).normalize();
+        assert!((got - want).length() < 1e-12, "{got} vs {want}");
+    }
+
+    #[test]
+    fn flockers_by_hand() {
+        let birds = [(50.0, 50.0, 0.1, 0.0), (52.0, 50.0, 0.0, 0.3)];
+        let p = Flocking {
+            model: FlockingModel::Flockers,
+            ..Flocking::default()
+        };
+        let nudge = DVec2::new(0.6, -0.8);
+        let got = flockers(
+            &grid(&birds, 10.0),
+            0,
+            DVec2::new(50.0, 50.0),
+            DVec2::new(0.1, 0.0),
+            &p,
+            nudge,
+        );
+        // Cohesion over {self, other}: mean of (0,0) and (-2,0) = (-1,0); scaled by -1/10.
+        let cohesion = DVec2::new(0.1, 0.0);
+        let consistency = DVec2::new(0.05, 0.15);
+        // Avoidance over the other bird only: (-2,0) / (16 + 1) * 400.
+        let avoidance = DVec2::new(-2.0 / 17.0 * 400.0, 0.0);
+        let randomness = nudge * 0.05;
+        let d = cohesion + avoidance + consistency + randomness + DVec2::new(0.1, 0.0);
+        let want = d / d.length() * 0.7;
+        assert!((got - want).length() < 1e-12, "{got} vs {want}");
+    }
+
+    #[test]
+    fn a_lone_bird_keeps_its_heading() {
+        let birds = [(10.0, 10.0, 0.0, 1.0)];
+        let got = reynolds(
+            &grid(&birds, 5.0),
+            0,
+            DVec2::new(10.0, 10.0),
+            DVec2::Y,
+            &Flocking::default(),
+        );
+        assert!((got - DVec2::Y).length() < 1e-12);
+    }
+}

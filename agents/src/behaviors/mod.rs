@@ -1,0 +1,9 @@
+//! Agent behaviors, one file each.
+
+mod flocking;
+mod random_walk;
+mod schelling;
+
+pub use flocking::{Flocking, FlockingModel};
+pub use random_walk::RandomWalk;
+pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};

@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod behaviors;
+pub mod metrics;
+
+use agora_engine::Registry;
+
+/// Every built-in behavior and metric: the one explicit list scenarios are resolved against.
+/// Add yours here, one line each.
+pub fn register_all(registry: &mut Registry) {
+    registry
+        .behavior::<behaviors::RandomWalk>()
+        .behavior::<behaviors::Flocking>()
+        .behavior::<behaviors::Schelling>();
+    registry
+        .metric::<metrics::AgentCount>()
+        .metric::<metrics::Polarization>()
+        .metric::<metrics::MeanNnDistance>()
+        .metric::<metrics::FractionHappy>()
+        .metric::<metrics::MeanSimilarFraction>();
+}
+
+/// A registry holding [`register_all`]'s plug-ins.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    register_all(&mut r);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registry_names_are_unique_snake_case_with_summaries() {
+        if let Err(problems) = super::registry().check() {
+            panic!("registry problems:\n{}", problems.join("\n"));
+        }
+    }
+}

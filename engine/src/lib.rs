@@ -1,0 +1,88 @@
+//! # agora-engine
+//!
+//! The mechanism of Agora, a headless multi-agent simulation engine: an ECS world (bevy_ecs)
+//! run tick by tick through fixed phases, counter-based deterministic randomness, continuous
+//! and grid spaces with a uniform-grid spatial index, versioned RON scenario files, a plug-in
+//! registry, recorders and run folders.
+//!
+//! It knows no particular behavior: behaviors, protocols and metrics live in `agora-agents`
+//! and use only this crate's public API. See `ARCHITECTURE.md` at the repository root for the
+//! design and the determinism contract.
+//!
+//! ```
+//! use agora_engine::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
+//! #[serde(default, deny_unknown_fields)]
+//! struct Still;
+//! impl Behavior for Still {
+//!     const NAME: &'static str = "still";
+//!     const SUMMARY: &'static str = "Does nothing.";
+//!     fn build(_: &mut SimBuilder) {}
+//! }
+//!
+//! let mut registry = Registry::new();
+//! registry.behavior::<Still>();
+//! let scenario = Scenario::parse(
+//!     "(schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
+//!       populations: [(behavior: \"still\", count: 5)])",
+//!     "inline",
+//!     &registry,
+//! )
+//! .unwrap();
+//! let mut sim = Sim::new(&scenario, &registry, SimOptions::default()).unwrap();
+//! assert_eq!(sim.run().unwrap(), StopReason::Ticks);
+//! assert_eq!(sim.tick(), 3);
+//! ```
+
+#![warn(missing_docs)]
+
+mod agent;
+mod digest;
+mod error;
+mod phase;
+mod plugin;
+mod record;
+mod rng;
+mod run;
+pub mod scenario;
+mod sim;
+pub mod space;
+
+pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
+pub use digest::{DigestState, StableHasher, world_digest};
+pub use error::{Error, ScenarioError};
+pub use phase::{Phase, Tick, TickSchedule};
+pub use plugin::{
+    Behavior, Metric, PluginInfo, PluginKind, Registry, ValidateCtx, is_snake_case,
+    unknown_name_message,
+};
+pub use record::{
+    DirSink, MemorySink, NullSink, OutputSink, SnapshotRow, snapshot_rows, write_atomic,
+};
+pub use rng::{AgentRng, Purpose, SimRng};
+pub use run::{ENGINE_VERSION, RunOptions, RunReport, run_scenario};
+pub use scenario::{Scenario, ScenarioOf};
+pub use sim::{
+    AgentSpawn, Obstacles, RunSummary, Sim, SimBuilder, SimOptions, SpatialIndex, StopReason,
+    init_compute_pool,
+};
+pub use space::{
+    Boundary, GridItem, GridNeighbors, GridOccupancy, Neighborhood, Space, SpaceKind, UniformGrid,
+};
+
+/// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AgentId, AgentRng, AgentSpawn, AgentState, Behavior, DigestState, GridCell, GridItem,
+        GridNeighbors, GridOccupancy, Metric, Phase, Population, Position, Purpose, Registry,
+        Scenario, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex,
+        StableHasher, StopReason, Tick, UniformGrid, ValidateCtx, Velocity,
+    };
+    pub use bevy_ecs::prelude::{
+        Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,
+    };
+    pub use glam::DVec2;
+    pub use rand::{Rng, RngExt};
+}

@@ -1,0 +1,196 @@
+//! One run, start to finish, into a run folder (the format is documented in the README's
+//! "Outputs" section): the resolved scenario, a manifest, metrics, snapshots, a summary.
+
+use crate::error::Error;
+use crate::plugin::Registry;
+use crate::record::{DirSink, NullSink, OutputSink, write_atomic};
+use crate::scenario::Scenario;
+use crate::sim::{RunSummary, Sim, SimOptions, StopReason};
+use crate::space::{Boundary, SpaceKind};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The engine's version, written into every manifest.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How a run is executed and where it goes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Executor and pool threads.
+    pub sim: SimOptions,
+    /// The run folder; `None` keeps nothing but the returned summary.
+    pub out_dir: Option<PathBuf>,
+    /// Source revision to record in the manifest, when known.
+    pub git_revision: Option<String>,
+    /// The scenario file's path as the user gave it, for the manifest.
+    pub scenario_file: Option<String>,
+}
+
+/// What a finished (or failed) run reports.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The summary, when the run completed.
+    pub summary: RunSummary,
+    /// Seconds of wall time.
+    pub wall_time_s: f64,
+    /// The run folder, if one was written.
+    pub out_dir: Option<PathBuf>,
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".to_owned()
+    }
+}
+
+/// Builds and runs `scenario`. With an output folder, every file is complete on return, also
+/// when the run fails (the manifest then says `"status": "failed"` and why); a panic inside a
+/// plug-in is caught and reported as a failure at the tick it happened.
+pub fn run_scenario(
+    scenario: &Scenario,
+    registry: &Registry,
+    options: &RunOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<RunReport, Error> {
+    let started = Instant::now();
+    let mut sim = Sim::new(scenario, registry, options.sim)?;
+    if let Some(dir) = &options.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let ron = scenario.to_ron(registry)?;
+        write_atomic(&dir.join("scenario.ron"), ron.as_bytes())?;
+    }
+    let sink: Box<dyn OutputSink> = match &options.out_dir {
+        Some(dir) => Box::new(DirSink::create(dir)?),
+        None => Box::new(NullSink),
+    };
+    sim.set_output(sink)?;
+    let limit = sim.tick_limit();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim.run_with(|t| progress(t, limit))?;
+        sim.finish()
+    }));
+    let result = match outcome {
+        Ok(r) => r,
+        Err(panic) => Err(Error::Run {
+            tick: sim.tick(),
+            message: format!("a plug-in panicked: {}", panic_message(panic.as_ref())),
+        }),
+    };
+    let wall_time_s = started.elapsed().as_secs_f64();
+    match result {
+        Ok(summary) => {
+            if let Some(dir) = &options.out_dir {
+                write_manifest(dir, scenario, options, Some(&summary), None, wall_time_s)?;
+                write_summary(dir, &summary)?;
+            }
+            Ok(RunReport {
+                summary,
+                wall_time_s,
+                out_dir: options.out_dir.clone(),
+            })
+        }
+        Err(err) => {
+            // Keep what was recorded before the failure, and say the run failed.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.abandon()));
+            if let Some(dir) = &options.out_dir {
+                let _ = write_manifest(
+                    dir,
+                    scenario,
+                    options,
+                    None,
+                    Some((&err, sim.tick())),
+                    wall_time_s,
+                );
+            }
+            Err(err)
+        }
+    }
+}
+
+fn write_manifest(
+    dir: &Path,
+    s: &Scenario,
+    options: &RunOptions,
+    summary: Option<&RunSummary>,
+    failure: Option<(&Error, u64)>,
+    wall_time_s: f64,
+) -> Result<(), Error> {
+    let mut files: Vec<&str> = vec!["scenario.ron"];
+    for f in ["metrics.csv", "snapshots.csv"] {
+        if dir.join(f).exists() {
+            files.push(f);
+        }
+    }
+    if summary.is_some() {
+        files.push("summary.json");
+    }
+    let populations: Vec<Value> = s
+        .populations
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"index": i, "behavior": p.behavior, "name": s.population_label(i), "count": p.count}))
+        .collect();
+    let manifest = json!({
+        "agora_version": ENGINE_VERSION,
+        "git_revision": options.git_revision,
+        "scenario_name": s.name,
+        "scenario_file": options.scenario_file,
+        "seed": s.seed,
+        "threads": options.sim.threads,
+        "ticks": summary.map_or_else(|| failure.map_or(0, |f| f.1), |r| r.ticks),
+        "stopped_by": summary.map_or("error", |r| r.stopped_by.as_str()),
+        "status": if summary.is_some() { "ok" } else { "failed" },
+        "error": failure.map(|(e, _)| e.to_string()),
+        "wall_time_s": wall_time_s,
+        "digest": summary.map(|r| format!("{:016x}", r.digest)),
+        "world": {
+            "kind": match s.world.kind { SpaceKind::Continuous => "continuous", SpaceKind::Grid => "grid" },
+            "width": s.world.width,
+            "height": s.world.height,
+            "boundary": match s.world.boundary { Boundary::Torus => "torus", Boundary::Walls => "walls" },
+            "obstacles": s.world.obstacles.iter().map(|&(x, y)| json!([x, y])).collect::<Vec<_>>(),
+        },
+        "populations": populations,
+        "metric_columns": summary.map(|r| r.metrics.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>()),
+        "files": files,
+    });
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    write_atomic(&dir.join("manifest.json"), text.as_bytes())
+}
+
+/// JSON has no NaN or infinity; they are written as null.
+fn finite_or_null(v: f64) -> Value {
+    if v.is_finite() { json!(v) } else { Value::Null }
+}
+
+fn write_summary(dir: &Path, summary: &RunSummary) -> Result<(), Error> {
+    let metrics: serde_json::Map<String, Value> = summary
+        .metrics
+        .iter()
+        .map(|(k, v)| (k.clone(), finite_or_null(*v)))
+        .collect();
+    let doc = json!({
+        "tick": summary.ticks,
+        "stopped_by": summary.stopped_by,
+        "digest": format!("{:016x}", summary.digest),
+        "metrics": metrics,
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    write_atomic(&dir.join("summary.json"), text.as_bytes())
+}
+
+impl StopReason {
+    /// Parses `ticks` / `condition`.
+    pub fn parse(s: &str) -> Option<StopReason> {
+        match s {
+            "ticks" => Some(StopReason::Ticks),
+            "condition" => Some(StopReason::Condition),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! A uniform-grid spatial index over a continuous space, rebuilt every tick.
+//!
+//! Rebuilding is a counting sort into compressed rows (`starts[cell]..starts[cell+1]`), so it
+//! costs O(agents) and allocates nothing once the buffers have grown. Each item carries a
+//! copy of whatever neighbour state the behavior needs (`T`), so a query never touches the ECS
+//! and a sensing system reads a consistent snapshot while agents update in parallel.
+
+use super::Space;
+use glam::DVec2;
+
+/// One indexed agent: where it is, who it is, and the snapshot `T` its neighbours may read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridItem<T> {
+    /// Position at rebuild time.
+    pub pos: DVec2,
+    /// The agent's id ([`crate::AgentId`]'s value).
+    pub id: u32,
+    /// Snapshot payload.
+    pub data: T,
+}
+
+/// Uniform-grid index with exact radius and nearest-neighbour queries, on a torus or inside
+/// walls. Items inside a cell are kept in agent-id order so that iteration order, and hence
+/// every floating-point sum over neighbours, is independent of entity storage order.
+#[derive(Debug, Clone)]
+pub struct UniformGrid<T> {
+    torus: bool,
+    width: f64,
+    height: f64,
+    nx: usize,
+    ny: usize,
+    cell_w: f64,
+    cell_h: f64,
+    starts: Vec<u32>,
+    items: Vec<GridItem<T>>,
+    staging: Vec<GridItem<T>>,
+    cells: Vec<u32>,
+    perm: Vec<u32>,
+}
+
+impl<T: Copy> Default for UniformGrid<T> {
+    fn default() -> Self {
+        UniformGrid::new()
+    }
+}
+
+impl<T: Copy> UniformGrid<T> {
+    /// An empty index; call [`UniformGrid::rebuild`] before querying.
+    pub fn new() -> UniformGrid<T> {
+        UniformGrid {
+            torus: false,
+            width: 1.0,
+            height: 1.0,
+            nx: 1,
+            ny: 1,
+            cell_w: 1.0,
+            cell_h: 1.0,
+            starts: vec![0, 0],
+            items: Vec::new(),
+            staging: Vec::new(),
+            cells: Vec::new(),
+            perm: Vec::new(),
+        }
+    }
+
+    /// Number of indexed items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// All items, grouped by cell.
+    pub fn items(&self) -> &[GridItem<T>] {
+        &self.items
+    }
+
+    /// Number of cells along x and y.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.nx, self.ny)
+    }
+
+    /// Re-indexes `items` for queries of radius up to about `cell_size` (larger radii work,
+    /// they just visit more cells).
+    pub fn rebuild(
+        &mut self,
+        space: &Space,
+        cell_size: f64,
+        items: impl IntoIterator<Item = GridItem<T>>,
+    ) {
+        self.staging.clear();
+        self.staging.extend(items);
+        if !self.staging.is_sorted_by_key(|it| it.id) {
+            self.staging.sort_unstable_by_key(|it| it.id);
+        }
+        let n = self.staging.len();
+        self.torus = space.is_torus();
+        self.width = space.width;
+        self.height = space.height;
+        // Cells no smaller than the query radius keep queries to a 3x3 block; the cap keeps
+        // memory proportional to the number of agents when the radius is tiny.
+        let max_cells = (4 * n).max(1024) as f64;
+        let size = cell_size.max(f64::MIN_POSITIVE);
+        let mut nx = ((space.width / size).floor()).max(1.0);
+        let mut ny = ((space.height / size).floor()).max(1.0);
+        if nx * ny > max_cells {
+            let shrink = (nx * ny / max_cells).sqrt();
+            nx = (nx / shrink).floor().max(1.0);
+            ny = (ny / shrink).floor().max(1.0);
+        }
+        self.nx = nx as usize;
+        self.ny = ny as usize;
+        self.cell_w = space.width / nx;
+        self.cell_h = space.height / ny;
+        let ncells = self.nx * self.ny;
+
+        self.starts.clear();
+        self.starts.resize(ncells + 1, 0);
+        self.cells.clear();
+        for it in &self.staging {
+            let c = cell_index(it.pos, self.cell_w, self.cell_h, self.nx, self.ny);
+            self.cells.push(c as u32);
+            self.starts[c + 1] += 1;
+        }
+        for c in 0..ncells {
+            self.starts[c + 1] += self.starts[c];
+        }
+        // Stable placement: a running cursor per cell, in input (agent id) order.
+        self.perm.clear();
+        self.perm.resize(n, 0);
+        let mut cursor = std::mem::take(&mut self.cells);
+        for (i, c) in cursor.iter_mut().enumerate() {
+            let slot = self.starts[*c as usize] as usize;
+            self.starts[*c as usize] += 1;
+            self.perm[slot] = i as u32;
+            *c = slot as u32;
+        }
+        // The cursors advanced each start to the next cell's start; shift back.
+        for c in (1..=ncells).rev() {
+            self.starts[c] = self.starts[c - 1];
+        }
+        self.starts[0] = 0;
+        self.cells = cursor;
+        self.items.clear();
+        let staging = &self.staging;
+        self.items
+            .extend(self.perm.iter().map(|&i| staging[i as usize]));
+    }
+
+    #[inline]
+    fn cell_slice(&self, cx: usize, cy: usize) -> &[GridItem<T>] {
+        let c = cy * self.nx + cx;
+        &self.items[self.starts[c] as usize..self.starts[c + 1] as usize]
+    }
+
+    /// Calls `f(item, delta, distance_squared)` for every item within `radius` of `center`
+    /// (inclusive), where `delta` points from `center` to the item (minimum image on a torus).
+    /// The item at `center` itself, if indexed, is included.
+    #[inline]
+    pub fn for_each_within(
+        &self,
+        center: DVec2,
+        radius: f64,
+        mut f: impl FnMut(&GridItem<T>, DVec2, f64),
+    ) {
+        if self.items.is_empty() || radius < 0.0 || radius.is_nan() {
+            return;
+        }
+        let r2 = radius * radius;
+        let rx = (radius / self.cell_w).ceil() as isize;
+        let ry = (radius / self.cell_h).ceil() as isize;
+        let (cx, cy) = cell_coords(center, self.cell_w, self.cell_h, self.nx, self.ny);
+        let (nx, ny) = (self.nx as isize, self.ny as isize);
+        if self.torus && (2 * rx + 1 > nx || 2 * ry + 1 > ny) {
+            self.for_each_within_small_torus(center, r2, rx, ry, &mut f);
+            return;
+        }
+        for dy in -ry..=ry {
+            let mut y = cy as isize + dy;
+            let mut oy = 0.0;
+            if y < 0 {
+                if !self.torus {
+                    continue;
+                }
+                y += ny;
+                oy = -self.height;
+            } else if y >= ny {
+                if !self.torus {
+                    continue;
+                }
+                y -= ny;
+                oy = self.height;
+            }
+            for dx in -rx..=rx {
+                let mut x = cx as isize + dx;
+                let mut ox = 0.0;
+                if x < 0 {
+                    if !self.torus {
+                        continue;
+                    }
+                    x += nx;
+                    ox = -self.width;
+                } else if x >= nx {
+                    if !self.torus {
+                        continue;
+                    }
+                    x -= nx;
+                    ox = self.width;
+                }
+                let off = DVec2::new(ox, oy) - center;
+                for it in self.cell_slice(x as usize, y as usize) {
+                    let d = it.pos + off;
+                    let d2 = d.length_squared();
+                    if d2 <= r2 {
+                        f(it, d, d2);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The query box wraps onto itself: visit each distinct cell once and use the minimum
+    /// image per item.
+    fn for_each_within_small_torus(
+        &self,
+        center: DVec2,
+        r2: f64,
+        rx: isize,
+        ry: isize,
+        f: &mut impl FnMut(&GridItem<T>, DVec2, f64),
+    ) {
+        let (cx, cy) = cell_coords(center, self.cell_w, self.cell_h, self.nx, self.ny);
+        let cols = distinct_wrapped(cx, rx, self.nx);
+        let rows = distinct_wrapped(cy, ry, self.ny);
+        for &y in &rows {
+            for &x in &cols {
+                for it in self.cell_slice(x, y) {
+                    let mut d = it.pos - center;
+                    d.x = super::min_image(d.x, self.width);
+                    d.y = super::min_image(d.y, self.height);
+                    let d2 = d.length_squared();
+                    if d2 <= r2 {
+                        f(it, d, d2);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The nearest item to `center` other than `exclude`, with its distance. Ties go to the
+    /// lower agent id.
+    pub fn nearest(&self, center: DVec2, exclude: Option<u32>) -> Option<(&GridItem<T>, f64)> {
+        let (cx, cy) = cell_coords(center, self.cell_w, self.cell_h, self.nx, self.ny);
+        let mut best: Option<(&GridItem<T>, f64)> = None;
+        let max_ring = self.nx.max(self.ny) as isize;
+        let min_cell = self.cell_w.min(self.cell_h);
+        for k in 0..=max_ring {
+            if self.torus && (2 * k + 1 > self.nx as isize || 2 * k + 1 > self.ny as isize) {
+                // Rings now overlap themselves; finish with an exact scan.
+                for it in &self.items {
+                    let d2 = self.min_image_d2(center, it.pos);
+                    consider(&mut best, it, d2, exclude);
+                }
+                break;
+            }
+            for (x, y, off) in self.ring(cx as isize, cy as isize, k) {
+                for it in self.cell_slice(x, y) {
+                    let d2 = (it.pos + off - center).length_squared();
+                    consider(&mut best, it, d2, exclude);
+                }
+            }
+            if let Some((_, d2)) = best {
+                // Every cell of ring k+1 is at least k whole cells away.
+                let reach = k as f64 * min_cell;
+                if d2 <= reach * reach {
+                    break;
+                }
+            }
+        }
+        best.map(|(it, d2)| (it, d2.sqrt()))
+    }
+
+    fn min_image_d2(&self, a: DVec2, b: DVec2) -> f64 {
+        let mut d = b - a;
+        if self.torus {
+            d.x = super::min_image(d.x, self.width);
+            d.y = super::min_image(d.y, self.height);
+        }
+        d.length_squared()
+    }
+
+    /// Cells at Chebyshev distance exactly `k` from (cx, cy), with the offset that maps their
+    /// items to the image nearest the centre cell.
+    fn ring(
+        &self,
+        cx: isize,
+        cy: isize,
+        k: isize,
+    ) -> impl Iterator<Item = (usize, usize, DVec2)> + '_ {
+        let (nx, ny) = (self.nx as isize, self.ny as isize);
+        let coords: Vec<(isize, isize)> = if k == 0 {
+            vec![(cx, cy)]
+        } else {
+            let mut v = Vec::with_capacity(8 * k as usize);
+            for dx in -k..=k {
+                v.push((cx + dx, cy - k));
+                v.push((cx + dx, cy + k));
+            }
+            for dy in (-k + 1)..k {
+                v.push((cx - k, cy + dy));
+                v.push((cx + k, cy + dy));
+            }
+            v
+        };
+        coords.into_iter().filter_map(move |(x, y)| {
+            let (x, ox) = wrap_cell(x, nx, self.width, self.torus)?;
+            let (y, oy) = wrap_cell(y, ny, self.height, self.torus)?;
+            Some((x, y, DVec2::new(ox, oy)))
+        })
+    }
+}
+
+#[inline]
+fn consider<'a, T>(
+    best: &mut Option<(&'a GridItem<T>, f64)>,
+    it: &'a GridItem<T>,
+    d2: f64,
+    exclude: Option<u32>,
+) {
+    if Some(it.id) == exclude {
+        return;
+    }
+    let better = match best {
+        None => true,
+        Some((b, bd2)) => d2 < *bd2 || (d2 == *bd2 && it.id < b.id),
+    };
+    if better {
+        *best = Some((it, d2));
+    }
+}
+
+#[inline]
+fn wrap_cell(c: isize, n: isize, extent: f64, torus: bool) -> Option<(usize, f64)> {
+    if c < 0 {
+        torus.then(|| ((c + n) as usize, -extent))
+    } else if c >= n {
+        torus.then(|| ((c - n) as usize, extent))
+    } else {
+        Some((c as usize, 0.0))
+    }
+}
+
+fn distinct_wrapped(c: usize, r: isize, n: usize) -> Vec<usize> {
+    if 2 * r + 1 >= n as isize {
+        return (0..n).collect();
+    }
+    (-r..=r)
+        .map(|d| (c as isize + d).rem_euclid(n as isize) as usize)
+        .collect()
+}
+
+#[inline]
+fn cell_coords(p: DVec2, cw: f64, ch: f64, nx: usize, ny: usize) -> (usize, usize) {
+    // `as usize` saturates negatives and NaN to 0; `min` clamps positions on the far wall.
+    let x = ((p.x / cw) as usize).min(nx - 1);
+    let y = ((p.y / ch) as usize).min(ny - 1);
+    (x, y)
+}
+
+#[inline]
+fn cell_index(p: DVec2, cw: f64, ch: f64, nx: usize, ny: usize) -> usize {
+    let (x, y) = cell_coords(p, cw, ch, nx, ny);
+    y * nx + x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{Boundary, Neighborhood, SpaceKind};
+    use proptest::prelude::*;
+
+    fn space(w: f64, h: f64, boundary: Boundary) -> Space {
+        Space {
+            kind: SpaceKind::Continuous,
+            width: w,
+            height: h,
+            boundary,
+            neighborhood: Neighborhood::Moore,
+        }
+    }
+
+    fn build(s: &Space, pts: &[(f64, f64)], cell: f64) -> UniformGrid<()> {
+        let mut g = UniformGrid::new();
+        g.rebuild(
+            s,
+            cell,
+            pts.iter().enumerate().map(|(i, &(x, y))| GridItem {
+                pos: DVec2::new(x, y),
+                id: i as u32,
+                data: (),
+            }),
+        );
+        g
+    }
+
+    proptest! {
+        #[test]
+        fn radius_queries_match_brute_force(
+            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0), 0..200),
+            qx in 0.0f64..50.0, qy in 0.0f64..30.0,
+            radius in 0.0f64..40.0,
+            cell in 0.5f64..20.0,
+            torus in any::<bool>(),
+        ) {
+            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
+            let g = build(&s, &pts, cell);
+            let q = DVec2::new(qx, qy);
+            let mut got = Vec::new();
+            g.for_each_within(q, radius, |it, d, d2| {
+                assert!((d.length_squared() - d2).abs() < 1e-9);
+                got.push(it.id);
+            });
+            got.sort_unstable();
+            let want: Vec<u32> = pts.iter().enumerate()
+                .filter(|(_, (x, y))| s.distance_squared(q, DVec2::new(*x, *y)) <= radius * radius)
+                .map(|(i, _)| i as u32)
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn nearest_matches_brute_force(
+            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0), 1..150),
+            qx in 0.0f64..50.0, qy in 0.0f64..30.0,
+            cell in 0.5f64..20.0,
+            torus in any::<bool>(),
+        ) {
+            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
+            let g = build(&s, &pts, cell);
+            let q = DVec2::new(qx, qy);
+            let (it, d) = g.nearest(q, None).unwrap();
+            let want = pts.iter().enumerate()
+                .map(|(i, (x, y))| (s.distance_squared(q, DVec2::new(*x, *y)), i as u32))
+                .min_by(|a, b| a.partial_cmp(b).unwrap())
+                .unwrap();
+            prop_assert_eq!(it.id, want.1);
+            prop_assert!((d * d - want.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn items_in_a_cell_keep_id_order_whatever_the_input_order() {
+        let s = space(10.0, 10.0, Boundary::Torus);
+        let mut g = UniformGrid::new();
+        let items = [3u32, 1, 2, 0].map(|id| GridItem {
+            pos: DVec2::splat(1.0),
+            id,
+            data: (),
+        });
+        g.rebuild(&s, 5.0, items);
+        let ids: Vec<u32> = g.items().iter().map(|it| it.id).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3]);
+        assert!(
+            g.nearest(DVec2::splat(1.0), Some(0))
+                .is_some_and(|(it, _)| it.id == 1)
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! `agora`: run, validate and list scenarios.
+//!
+//! The only crate that prints or parses arguments. Exit codes: 0 success, 1 failure while
+//! running, 2 bad input (scenario errors, bad flags, missing files).
+
+use agora_engine::scenario::overrides::parse_assignment;
+use agora_engine::{Error, PluginKind, Registry, RunOptions, Scenario, SimOptions, run_scenario};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agora",
+    version,
+    about = "Headless multi-agent simulation engine",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario and write its run folder.
+    Run(RunArgs),
+    /// Check a scenario file without running it.
+    Validate {
+        /// Scenario file (RON).
+        file: PathBuf,
+        /// Override a field, e.g. `--set populations[0].count=500` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// List behaviors and metrics with their summaries and default params.
+    List,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Scenario file (RON).
+    file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the number of ticks.
+    #[arg(long)]
+    ticks: Option<u64>,
+    /// Threads: 1 runs the single-threaded executor; N > 1 the parallel one; 0 uses every core.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Run folder (default: runs/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override a field, e.g. `--set world.width=200` (repeatable, applied in order).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// An error that is the user's input rather than a failure: exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn engine_error(e: Error) -> anyhow::Error {
+    if e.is_bad_input() {
+        anyhow::Error::new(BadInput(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+fn registry() -> Registry {
+    agora_agents::registry()
+}
+
+fn load(
+    file: &Path,
+    set: &[String],
+    extra: &[(&str, Option<String>)],
+    registry: &Registry,
+) -> anyhow::Result<Scenario> {
+    let scenario = Scenario::load(file, registry).map_err(|e| BadInput(e.to_string()))?;
+    let mut overrides = Vec::new();
+    for s in set {
+        overrides.push(parse_assignment(s).map_err(|e| BadInput(format!("--set {s}: {e}")))?);
+    }
+    for (path, value) in extra {
+        if let Some(v) = value {
+            overrides.push(
+                parse_assignment(&format!("{path}={v}")).map_err(|e| BadInput(e.to_string()))?,
+            );
+        }
+    }
+    scenario
+        .with_overrides(&overrides, registry)
+        .map_err(|e| BadInput(e.to_string()).into())
+}
+
+fn default_out(scenario: &Scenario, file: &Path) -> PathBuf {
+    let name = if scenario.name.is_empty() {
+        file.file_stem()
+            .map_or_else(|| "run".to_owned(), |s| s.to_string_lossy().into_owned())
+    } else {
+        scenario.name.clone()
+    };
+    PathBuf::from("runs").join(name)
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI reports to the terminal")]
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let registry = registry();
+    let extra = [
+        ("seed", args.seed.map(|s| s.to_string())),
+        ("ticks", args.ticks.map(|t| t.to_string())),
+    ];
+    let scenario = load(&args.file, &args.set, &extra, &registry)?;
+    let threads = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        args.threads
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&scenario, &args.file));
+    let options = RunOptions {
+        sim: SimOptions { threads },
+        out_dir: Some(out.clone()),
+        git_revision: option_env!("AGORA_GIT_REV").map(str::to_owned),
+        scenario_file: Some(args.file.display().to_string()),
+    };
+    let report = run_scenario(&scenario, &registry, &options, |_, _| {}).map_err(engine_error)?;
+    if !args.quiet {
+        let s = &report.summary;
+        let agent_steps = scenario.agent_count() as f64 * s.ticks as f64;
+        println!(
+            "{}: {} ticks ({}), {} agents, {:.3} s, {:.3e} agent-steps/s",
+            args.file.display(),
+            s.ticks,
+            s.stopped_by.as_str(),
+            scenario.agent_count(),
+            report.wall_time_s,
+            agent_steps / report.wall_time_s.max(1e-9)
+        );
+        for (name, value) in &s.metrics {
+            println!("  {name:<24} {value}");
+        }
+        println!("  digest {:016x}", s.digest);
+        println!("  output {}", out.display());
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI reports to the terminal")]
+fn validate(file: &Path, set: &[String]) -> anyhow::Result<()> {
+    let registry = registry();
+    let scenario = load(file, set, &[], &registry)?;
+    // Building catches what only assembly can: plug-ins whose systems conflict, placements
+    // that do not fit.
+    agora_engine::Sim::new(&scenario, &registry, SimOptions::default()).map_err(engine_error)?;
+    println!(
+        "{}: ok ({} populations, {} agents, {} ticks{})",
+        file.display(),
+        scenario.populations.len(),
+        scenario.agent_count(),
+        scenario.tick_limit(),
+        if scenario.stop.is_some() {
+            " or until the stop condition"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI reports to the terminal")]
+fn list() {
+    let registry = registry();
+    for (kind, title) in [
+        (PluginKind::Behavior, "Behaviors"),
+        (PluginKind::Metric, "Metrics"),
+    ] {
+        println!("{title}:");
+        for p in registry.plugins().filter(|p| p.kind == kind) {
+            println!("  {:<24} {}", p.name, p.summary);
+            let params = p.default_params();
+            if params != "()" {
+                for line in params.lines() {
+                    println!("  {:<24}   {line}", "");
+                }
+            }
+        }
+        println!();
+    }
+}
+
+#[expect(
+    clippy::print_stderr,
+    reason = "the CLI reports errors to the terminal"
+)]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { file, set } => validate(&file, &set),
+        Command::List => {
+            list();
+            Ok(())
+        }
+    };
+    match result.context("agora") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let bad_input = e.chain().any(|c| c.is::<BadInput>());
+            eprintln!("error: {}", e.root_cause());
+            if bad_input {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
