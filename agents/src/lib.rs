@@ -12,13 +12,24 @@ pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
-        .behavior::<behaviors::Schelling>();
+        .behavior::<behaviors::Schelling>()
+        .behavior::<behaviors::Forager>()
+        .behavior::<behaviors::Gossip>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
         .metric::<metrics::MeanNnDistance>()
         .metric::<metrics::FractionHappy>()
-        .metric::<metrics::MeanSimilarFraction>();
+        .metric::<metrics::MeanSimilarFraction>()
+        .metric::<metrics::Messages>()
+        .metric::<metrics::CommGraph>()
+        .metric::<metrics::TopologyShape>()
+        .metric::<metrics::MemoryUse>()
+        .metric::<metrics::OpinionVariance>()
+        .metric::<metrics::OpinionSpread>()
+        .metric::<metrics::ConsensusTick>()
+        .metric::<metrics::Foraging>()
+        .metric::<metrics::Pheromone>();
 }
 
 /// A registry holding [`register_all`]'s plug-ins.

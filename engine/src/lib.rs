@@ -3,7 +3,7 @@
 //! The mechanism of Agora, a headless multi-agent simulation engine: an ECS world (bevy_ecs)
 //! run tick by tick through fixed phases, counter-based deterministic randomness, continuous
 //! and grid spaces with a uniform-grid spatial index, versioned RON scenario files, a plug-in
-//! registry, recorders and run folders.
+//! registry, recorders and run folders; message buses, agent memory and planning.
 //!
 //! It knows no particular behavior: behaviors, protocols and metrics live in `agora-agents`
 //! and use only this crate's public API. See `ARCHITECTURE.md` at the repository root for the
@@ -15,7 +15,7 @@
 //!
 //! #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
 //! #[serde(default, deny_unknown_fields)]
-//! struct Still;
+//! struct Still {}
 //! impl Behavior for Still {
 //!     const NAME: &'static str = "still";
 //!     const SUMMARY: &'static str = "Does nothing.";
@@ -25,7 +25,7 @@
 //! let mut registry = Registry::new();
 //! registry.behavior::<Still>();
 //! let scenario = Scenario::parse(
-//!     "(schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
+//!     "(schema: 1, seed: 1, ticks: Some(3), world: (width: 10.0, height: 10.0),
 //!       populations: [(behavior: \"still\", count: 5)])",
 //!     "inline",
 //!     &registry,
@@ -39,9 +39,14 @@
 #![warn(missing_docs)]
 
 mod agent;
+pub mod comms;
 mod digest;
 mod error;
+mod events;
+mod field;
+pub mod memory;
 mod phase;
+pub mod planning;
 mod plugin;
 mod record;
 mod rng;
@@ -53,6 +58,8 @@ pub mod space;
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
+pub use events::{AgentDirectory, EventAction, EventSpec, Journal, JournalEntry};
+pub use field::GridField;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Metric, PluginInfo, PluginKind, Registry, ValidateCtx, is_snake_case,
@@ -85,4 +92,7 @@ pub mod prelude {
     };
     pub use glam::DVec2;
     pub use rand::{Rng, RngExt};
+
+    pub use crate::comms::{Bus, Mailbox, Outbox, Performative, Recipients};
+    pub use crate::{AgentDirectory, GridField, Journal};
 }

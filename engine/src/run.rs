@@ -69,6 +69,9 @@ pub fn run_scenario(
         None => Box::new(NullSink),
     };
     sim.set_output(sink)?;
+    if let Some(dir) = &options.out_dir {
+        crate::comms::open_outputs(sim.world_mut(), dir)?;
+    }
     let limit = sim.tick_limit();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         sim.run_with(|t| progress(t, limit))?;
@@ -81,6 +84,11 @@ pub fn run_scenario(
             message: format!("a plug-in panicked: {}", panic_message(panic.as_ref())),
         }),
     };
+    let closed = match &options.out_dir {
+        Some(dir) => crate::comms::close_outputs(sim.world_mut(), dir),
+        None => Ok(()),
+    };
+    let result = result.and_then(|s| closed.map(|()| s));
     let wall_time_s = started.elapsed().as_secs_f64();
     match result {
         Ok(summary) => {
@@ -121,7 +129,10 @@ fn write_manifest(
     wall_time_s: f64,
 ) -> Result<(), Error> {
     let mut files: Vec<&str> = vec!["scenario.ron"];
-    for f in ["metrics.csv", "snapshots.csv"] {
+    for f in ["metrics.csv", "snapshots.csv"]
+        .into_iter()
+        .chain(crate::comms::RECORDED_FILES)
+    {
         if dir.join(f).exists() {
             files.push(f);
         }

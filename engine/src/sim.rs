@@ -137,6 +137,21 @@ impl<'s> SimBuilder<'s> {
         self
     }
 
+    /// Adds engine systems to one of the engine's own sets.
+    pub(crate) fn add_engine_systems<M>(
+        &mut self,
+        set: EngineSet,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems.in_set(set));
+        self
+    }
+
+    /// The schedule being built, for engine subsystems that order their own sets.
+    pub(crate) fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
     /// Inserts (or replaces) a resource.
     pub fn insert_resource<R: Resource>(&mut self, resource: R) -> &mut Self {
         self.world.insert_resource(resource);
@@ -397,11 +412,14 @@ impl Sim {
         let chain = (
             EngineSet::Prepare,
             Phase::Sense,
+            EngineSet::Deliver,
             Phase::Deliver,
             Phase::Decide,
+            EngineSet::Transmit,
             Phase::Resolve,
             Phase::Act,
             Phase::Environment,
+            EngineSet::Events,
             Phase::Record,
             EngineSet::Output,
         );
@@ -453,6 +471,8 @@ impl Sim {
         schedule.add_systems(record_output.in_set(EngineSet::Output));
 
         spawn_populations(&mut world, scenario, registry)?;
+        crate::events::install(&mut world, &mut schedule, scenario, registry)?;
+        crate::comms::finish_build(&mut world, scenario)?;
 
         let mut metrics = Vec::new();
         for name in &scenario.record.metrics {
@@ -721,7 +741,12 @@ fn spawn_populations(
     Ok(())
 }
 
-fn continuous_position(placement: &Placement, space: &Space, rng: &mut AgentRng, k: u32) -> DVec2 {
+pub(crate) fn continuous_position(
+    placement: &Placement,
+    space: &Space,
+    rng: &mut AgentRng,
+    k: u32,
+) -> DVec2 {
     let mut u = || rng.unit_f64();
     let p = match *placement {
         Placement::Uniform => DVec2::new(u() * space.width, u() * space.height),

@@ -72,8 +72,22 @@ fn extensions_of(src: &str) -> Extensions {
     ext
 }
 
-/// Turns ron's wording into ours: lowercase start, no trailing "instead".
+/// Turns ron's wording into ours: lowercase start, no trailing "instead", and for unknown
+/// names the valid ones with the nearest match.
 fn tidy_ron_message(code: &ron::Error) -> String {
+    if let ron::Error::NoSuchEnumVariant {
+        expected,
+        found,
+        outer,
+    } = code
+    {
+        // `TopologySpec` reads as "topology variant" in the message.
+        let kind = outer.as_deref().map_or_else(
+            || "variant".to_owned(),
+            |o| format!("{} variant", o.trim_end_matches("Spec").to_lowercase()),
+        );
+        return unknown_name_message(&kind, found, expected);
+    }
     let msg = code.to_string();
     let msg = msg.trim_end_matches(" instead").to_owned();
     let mut chars = msg.chars();
@@ -210,6 +224,8 @@ impl Scenario {
                 every: file.record.every,
                 snapshots: file.record.snapshots,
             },
+            comms: file.comms,
+            events: file.events,
             source: None,
         };
         let mut scenario = scenario;
@@ -359,6 +375,8 @@ impl Scenario {
                 every: self.record.every,
                 snapshots: self.record.snapshots,
             },
+            comms: self.comms.clone(),
+            events: self.events.clone(),
             source: None,
         };
         let pretty = ron::ser::PrettyConfig::new().struct_names(false);
@@ -391,10 +409,11 @@ fn fill_metric_params(
                 unknown_name_message("metric", &name, &registry.names(crate::PluginKind::Metric)),
             )
         })?;
-        if !s.record.metric_params.contains_key(&name) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = s.record.metric_params.entry(name)
+        {
             let v = (entry.info.codec.normalize)(&Value::Object(Default::default()))
                 .map_err(|m| ctx.at(&path, m))?;
-            s.record.metric_params.insert(name, Params(v));
+            slot.insert(Params(v));
         }
     }
     Ok(())
@@ -534,9 +553,21 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         (entry.validate)(&params.0, &vctx)
             .map_err(|m| ctx.at(&format!("record.metric_params.{name}"), m))?;
     }
-    if let Some(stop) = &s.stop {
-        if !stop.value.is_finite() {
-            return Err(ctx.at("stop.value", "must be a finite number"));
+    if let Some(stop) = &s.stop
+        && !stop.value.is_finite()
+    {
+        return Err(ctx.at("stop.value", "must be a finite number"));
+    }
+    s.comms.check().map_err(|(path, m)| ctx.at(&path, m))?;
+    crate::events::check_events(s).map_err(|(path, m)| ctx.at(&path, m))?;
+    for (i, ev) in s.events.iter().enumerate() {
+        if let crate::events::EventAction::Spawn {
+            placement: Some(p),
+            count,
+            ..
+        } = &ev.action
+        {
+            validate_placement(p, *count, w, &format!("events[{i}].action.placement"), ctx)?;
         }
     }
     Ok(())

@@ -1,0 +1,938 @@
+//! The channel: everything between an outbox and a mailbox. Independent of the ECS so that it
+//! can be tested and measured on its own; `super::bus` drives it from the tick's systems.
+//!
+//! Data layout, chosen for throughput: copies in flight live in a calendar of per-tick
+//! buckets (a ring of reusable `Vec`s indexed by delivery tick), appended in
+//! (sender id, send sequence, receiver id) order because senders are drained in id order.
+//! A bucket that received copies from a single send tick is therefore already in delivery
+//! order; one that mixes send ticks (random latency) is put in order by a stable sort on the
+//! sender id, which is correct because a sender's sequence numbers grow with time. Delivery
+//! is a counting sort by receiver, so each mailbox receives its copies as one contiguous run.
+//! Nothing here allocates per message once buffers have grown, except cloning a payload that
+//! owns heap memory for the second and later receivers of a multi-receiver message.
+
+use super::envelope::{
+    Cast, ConversationId, Dest, Envelope, Mailbox, MessageId, Outbox, Performative,
+};
+use super::size::serialized_size;
+use super::spec::{CommsSpec, Latency, MAX_LATENCY, Overflow};
+use super::topology::Topology;
+use crate::rng::{AgentRng, Purpose, SimRng};
+use crate::space::{GridItem, Space, UniformGrid};
+use glam::DVec2;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+
+/// What a message type must be to travel on a bus: cloneable (one copy per receiver),
+/// shareable between threads, and serializable (its encoded size feeds the `bytes` counters).
+pub trait Payload: Clone + Send + Sync + Serialize + 'static {}
+
+impl<T: Clone + Send + Sync + Serialize + 'static> Payload for T {}
+
+/// Why a message copy did not reach a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Lost in transit (the channel's `loss` probability).
+    Loss,
+    /// Sender and receiver were farther apart than the channel's `range`.
+    Range,
+    /// The receiver is not the sender's neighbour in the topology.
+    Topology,
+    /// The sender exceeded its `bandwidth` this tick.
+    Bandwidth,
+    /// The receiver's mailbox was full (or, with `DropOldest`, the copy was evicted unread).
+    MailboxOverflow,
+    /// The receiver died before delivery.
+    ReceiverGone,
+    /// The sender died before delivery.
+    SenderGone,
+    /// No such agent listens on this bus (never existed, or does not use this message type).
+    NoReceiver,
+}
+
+impl DropReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 8;
+    /// Every reason, in the order of [`CommsCounters::dropped`].
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::Loss,
+        DropReason::Range,
+        DropReason::Topology,
+        DropReason::Bandwidth,
+        DropReason::MailboxOverflow,
+        DropReason::ReceiverGone,
+        DropReason::SenderGone,
+        DropReason::NoReceiver,
+    ];
+
+    /// The snake_case name used in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Range => "range",
+            DropReason::Topology => "topology",
+            DropReason::Bandwidth => "bandwidth",
+            DropReason::MailboxOverflow => "mailbox_overflow",
+            DropReason::ReceiverGone => "receiver_gone",
+            DropReason::SenderGone => "sender_gone",
+            DropReason::NoReceiver => "no_receiver",
+        }
+    }
+}
+
+/// Cumulative message accounting of one bus (or, summed, of a run). Counts are per copy: a
+/// broadcast to 5 neighbours is 5 copies. At every tick boundary
+/// `sent == delivered + dropped_total() + in_flight`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommsCounters {
+    /// Copies sent.
+    pub sent: u64,
+    /// Copies placed in a mailbox (and not evicted since).
+    pub delivered: u64,
+    /// Copies dropped, indexed like [`DropReason::ALL`].
+    pub dropped: [u64; DropReason::COUNT],
+    /// Copies travelling now.
+    pub in_flight: u64,
+    /// Sum of the latencies of delivered copies, in ticks.
+    pub latency_sum: u64,
+    /// Number of copies in `latency_sum`.
+    pub latency_count: u64,
+    /// Payload bytes of the copies sent (compact binary encoding, see [`super::serialized_size`]).
+    pub bytes_sent: u64,
+    /// Payload bytes of the copies delivered.
+    pub bytes_delivered: u64,
+}
+
+impl CommsCounters {
+    /// Copies dropped, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    /// Copies dropped for `reason`.
+    pub fn dropped_for(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    /// Whether every copy sent is accounted for.
+    pub fn balanced(&self) -> bool {
+        self.sent == self.delivered + self.dropped_total() + self.in_flight
+    }
+
+    /// Mean latency of delivered copies, in ticks (NaN before the first delivery).
+    pub fn mean_latency(&self) -> f64 {
+        if self.latency_count == 0 {
+            f64::NAN
+        } else {
+            self.latency_sum as f64 / self.latency_count as f64
+        }
+    }
+
+    /// Adds another bus's counters.
+    pub fn add(&mut self, o: &CommsCounters) {
+        self.sent += o.sent;
+        self.delivered += o.delivered;
+        for (a, b) in self.dropped.iter_mut().zip(o.dropped) {
+            *a += b;
+        }
+        self.in_flight += o.in_flight;
+        self.latency_sum += o.latency_sum;
+        self.latency_count += o.latency_count;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_delivered += o.bytes_delivered;
+    }
+}
+
+/// What happened to a message copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Placed in the receiver's mailbox.
+    Delivered,
+    /// Dropped, and why.
+    Dropped(DropReason),
+}
+
+/// One row of `messages.csv`: a copy's fate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MessageEvent {
+    /// Tick of the outcome (delivery, or the drop).
+    pub tick: u64,
+    /// Tick it was sent in.
+    pub sent: u64,
+    /// Sender id.
+    pub sender: u32,
+    /// Sender's sequence number.
+    pub seq: u32,
+    /// Receiver id.
+    pub receiver: u32,
+    /// Performative.
+    pub performative: Performative,
+    /// Conversation.
+    pub conversation: ConversationId,
+    /// How it was addressed.
+    pub cast: Cast,
+    /// Delivered or dropped.
+    pub outcome: Outcome,
+}
+
+/// Who listens on a bus: its members (agents using its message type, ascending ids), with
+/// their populations and positions, and which ids belonged to agents that have died.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    ids: Vec<u32>,
+    population: Vec<u16>,
+    positions: Vec<DVec2>,
+    slot_of: Vec<u32>,
+    gone: Vec<bool>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// A receiver id's standing on a bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// A live member, at this slot.
+    Member(u32),
+    /// It died.
+    Gone,
+    /// No live member has this id.
+    Unknown,
+}
+
+impl Members {
+    /// Sets the members from `(id, population)` pairs (any order) and the dead ids.
+    pub fn rebuild(&mut self, members: impl IntoIterator<Item = (u32, u16)>, gone: &[u32]) {
+        let mut pairs: Vec<(u32, u16)> = members.into_iter().collect();
+        pairs.sort_unstable();
+        self.ids.clear();
+        self.population.clear();
+        self.ids.extend(pairs.iter().map(|p| p.0));
+        self.population.extend(pairs.iter().map(|p| p.1));
+        self.positions.resize(self.ids.len(), DVec2::ZERO);
+        let top = self
+            .ids
+            .last()
+            .copied()
+            .into_iter()
+            .chain(gone.iter().copied())
+            .max()
+            .map_or(0, |m| m as usize + 1);
+        self.slot_of.clear();
+        self.slot_of.resize(top, NO_SLOT);
+        for (slot, &id) in self.ids.iter().enumerate() {
+            self.slot_of[id as usize] = slot as u32;
+        }
+        self.gone.clear();
+        self.gone.resize(top, false);
+        for &g in gone {
+            self.gone[g as usize] = true;
+        }
+    }
+
+    /// Member ids, ascending.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The member slot of agent `id`.
+    #[inline]
+    pub fn slot(&self, id: u32) -> Option<u32> {
+        self.slot_of
+            .get(id as usize)
+            .copied()
+            .filter(|&s| s != NO_SLOT)
+    }
+
+    /// Whether `id` is a live member, dead, or unknown here.
+    #[inline]
+    pub fn standing(&self, id: u32) -> Standing {
+        match self.slot(id) {
+            Some(s) => Standing::Member(s),
+            None if self.gone.get(id as usize).copied().unwrap_or(false) => Standing::Gone,
+            None => Standing::Unknown,
+        }
+    }
+
+    /// Population of the member at `slot`.
+    #[inline]
+    pub fn population(&self, slot: u32) -> u16 {
+        self.population[slot as usize]
+    }
+
+    /// Positions, by slot.
+    pub fn positions(&self) -> &[DVec2] {
+        &self.positions
+    }
+
+    /// Sets the position of the member at `slot`.
+    #[inline]
+    pub fn set_position(&mut self, slot: u32, pos: DVec2) {
+        self.positions[slot as usize] = pos;
+    }
+}
+
+/// The channel model with its draws precomputed.
+#[derive(Debug, Clone)]
+struct Model {
+    latency: Latency,
+    geometric_log: f64,
+    /// Loss as a threshold on a uniform `u32`: `loss * 2^32`.
+    loss_threshold: u64,
+    range2: Option<f64>,
+    range: Option<f64>,
+    bandwidth: Option<u32>,
+    capacity: usize,
+    overflow: Overflow,
+    random: bool,
+}
+
+impl Model {
+    fn new(spec: &CommsSpec) -> Model {
+        let geometric_log = match spec.latency {
+            Latency::Geometric(p) if p < 1.0 => (1.0 - p).ln(),
+            _ => 0.0,
+        };
+        let loss_threshold = (spec.loss.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64;
+        Model {
+            latency: spec.latency,
+            geometric_log,
+            loss_threshold,
+            range2: spec.range.map(|r| r * r),
+            range: spec.range,
+            bandwidth: spec.bandwidth,
+            capacity: spec.mailbox.capacity.max(1) as usize,
+            overflow: spec.mailbox.overflow,
+            random: loss_threshold > 0 || !matches!(spec.latency, Latency::Fixed(_)),
+        }
+    }
+
+    #[inline]
+    fn latency(&self, w: u32) -> u64 {
+        match self.latency {
+            Latency::Fixed(l) => u64::from(l),
+            Latency::Uniform(a, b) => {
+                let span = u64::from(b - a) + 1;
+                u64::from(a) + ((u64::from(w) * span) >> 32)
+            }
+            Latency::Geometric(_) if self.geometric_log == 0.0 => 1,
+            Latency::Geometric(_) => {
+                let u = (f64::from(w) + 1.0) / 4_294_967_296.0;
+                let k = 1.0 + (u.ln() / self.geometric_log).floor();
+                (k as u64).clamp(1, u64::from(MAX_LATENCY))
+            }
+        }
+    }
+}
+
+struct Flight<P> {
+    env: Envelope<P>,
+    bytes: u32,
+}
+
+struct Bucket<P> {
+    copies: Vec<Flight<P>>,
+    last_sent: u64,
+    in_order: bool,
+}
+
+impl<P> Bucket<P> {
+    fn new() -> Bucket<P> {
+        Bucket {
+            copies: Vec::new(),
+            last_sent: 0,
+            in_order: true,
+        }
+    }
+}
+
+/// What one tick's sending needs besides the outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Net<'a> {
+    /// The tick being executed.
+    pub tick: u64,
+    /// The run's randomness (loss and latency draws come from the sender's `CHANNEL` stream).
+    pub rng: &'a SimRng,
+    /// The world, for distances.
+    pub space: &'a Space,
+    /// Who listens.
+    pub members: &'a Members,
+    /// Who may talk to whom.
+    pub topology: &'a Topology,
+}
+
+/// Which performatives reach the log.
+#[derive(Debug, Clone)]
+struct LogFilter([bool; 22]);
+
+/// A bus's channel: in-flight copies, counters, and the message log.
+pub struct Channel<P> {
+    model: Model,
+    calendar: VecDeque<Bucket<P>>,
+    /// The delivery tick of `calendar[0]`.
+    base: u64,
+    spare: Vec<Vec<Flight<P>>>,
+    counters: CommsCounters,
+    receivers: Vec<u32>,
+    found: Vec<u32>,
+    grid: UniformGrid<u32>,
+    grid_state: Option<(u64, f64)>,
+    // Delivery in progress: copies grouped by receiver slot.
+    grouped: Vec<Option<Flight<P>>>,
+    starts: Vec<u32>,
+    delivering: u64,
+    log: Option<(LogFilter, Vec<MessageEvent>)>,
+    row_slots: Vec<Option<MessageEvent>>,
+    evicted: Vec<MessageEvent>,
+    talk: Option<HashMap<(u32, u32), u64>>,
+}
+
+impl<P> std::fmt::Debug for Channel<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Payload> Channel<P> {
+    /// A channel following `spec` (assumed valid: see [`CommsSpec::check`]).
+    pub fn new(spec: &CommsSpec) -> Channel<P> {
+        Channel {
+            model: Model::new(spec),
+            calendar: VecDeque::new(),
+            base: 0,
+            spare: Vec::new(),
+            counters: CommsCounters::default(),
+            receivers: Vec::new(),
+            found: Vec::new(),
+            grid: UniformGrid::new(),
+            grid_state: None,
+            grouped: Vec::new(),
+            starts: Vec::new(),
+            delivering: 0,
+            log: None,
+            row_slots: Vec::new(),
+            evicted: Vec::new(),
+            talk: None,
+        }
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> &CommsCounters {
+        &self.counters
+    }
+
+    /// Starts logging every copy's outcome, keeping only `performatives` (all when empty).
+    pub fn enable_log(&mut self, performatives: &[Performative]) {
+        let mut keep = [performatives.is_empty(); 22];
+        for &p in performatives {
+            keep[p as usize] = true;
+        }
+        self.log = Some((LogFilter(keep), Vec::new()));
+    }
+
+    /// Starts counting who delivered to whom.
+    pub fn enable_talk_graph(&mut self) {
+        self.talk.get_or_insert_with(HashMap::new);
+    }
+
+    /// Delivered copies per `(sender, receiver)` pair, sorted, if counting is on.
+    pub fn talk_edges(&self) -> Option<Vec<(u32, u32, u64)>> {
+        self.talk.as_ref().map(|t| {
+            let mut v: Vec<(u32, u32, u64)> = t.iter().map(|(&(a, b), &n)| (a, b, n)).collect();
+            v.sort_unstable();
+            v
+        })
+    }
+
+    /// Takes the log rows written since the last call (empty when logging is off).
+    pub fn take_log(&mut self, into: &mut Vec<MessageEvent>) {
+        if let Some((_, rows)) = &mut self.log {
+            into.append(rows);
+        }
+    }
+
+    #[inline]
+    fn note(&mut self, ev: MessageEvent) {
+        if let Some((filter, rows)) = &mut self.log
+            && filter.0[ev.performative as usize]
+        {
+            rows.push(ev);
+        }
+    }
+
+    #[inline]
+    fn drop_copy(&mut self, reason: DropReason, ev: impl FnOnce() -> MessageEvent) {
+        self.counters.dropped[reason as usize] += 1;
+        if self.log.is_some() {
+            let mut e = ev();
+            e.outcome = Outcome::Dropped(reason);
+            self.note(e);
+        }
+    }
+
+    /// Sends everything in `outbox` (sent in `net.tick`) and empties it. Call once per
+    /// sender per tick, in ascending sender id order: that order is the delivery order.
+    pub fn transmit(&mut self, net: &Net<'_>, outbox: &mut Outbox<P>) {
+        let sender = outbox.owner();
+        let tick = net.tick;
+        let sender_slot = net.members.slot(sender);
+        let mut used = 0u32;
+        let mut rng: Option<AgentRng> = None;
+        let Outbox {
+            pending, targets, ..
+        } = outbox;
+        for msg in pending.drain(..) {
+            let bytes = serialized_size(&msg.payload);
+            let cast = self.expand(net, sender, sender_slot, msg.dest, targets);
+            let copies = self.receivers.len();
+            let header = msg.header;
+            let event = |receiver: u32| MessageEvent {
+                tick,
+                sent: tick,
+                sender,
+                seq: msg.seq,
+                receiver,
+                performative: header.performative,
+                conversation: header.conversation,
+                cast,
+                outcome: Outcome::Delivered,
+            };
+            let mut payload = Some(msg.payload);
+            for k in 0..copies {
+                let receiver = self.receivers[k];
+                self.counters.sent += 1;
+                self.counters.bytes_sent += bytes;
+                let Some(from) = sender_slot else {
+                    self.drop_copy(DropReason::SenderGone, || event(receiver));
+                    continue;
+                };
+                let to = match net.members.standing(receiver) {
+                    Standing::Member(s) => s,
+                    Standing::Gone => {
+                        self.drop_copy(DropReason::ReceiverGone, || event(receiver));
+                        continue;
+                    }
+                    Standing::Unknown => {
+                        self.drop_copy(DropReason::NoReceiver, || event(receiver));
+                        continue;
+                    }
+                };
+                if !net.topology.connected(sender, receiver) {
+                    self.drop_copy(DropReason::Topology, || event(receiver));
+                    continue;
+                }
+                if let Some(r2) = self.model.range2 {
+                    let p = net.members.positions();
+                    if net.space.distance_squared(p[from as usize], p[to as usize]) > r2 {
+                        self.drop_copy(DropReason::Range, || event(receiver));
+                        continue;
+                    }
+                }
+                if let Some(b) = self.model.bandwidth
+                    && used >= b
+                {
+                    self.drop_copy(DropReason::Bandwidth, || event(receiver));
+                    continue;
+                }
+                used += 1;
+                let mut latency_word = 0;
+                if self.model.random {
+                    // Two words per copy from the sender's own stream for this tick: a pure
+                    // function of (seed, sender, tick, copy index), whatever the thread count.
+                    let r =
+                        rng.get_or_insert_with(|| net.rng.agent(sender, tick, Purpose::CHANNEL));
+                    let loss_word = rand::Rng::next_u32(r);
+                    latency_word = rand::Rng::next_u32(r);
+                    if u64::from(loss_word) < self.model.loss_threshold {
+                        self.drop_copy(DropReason::Loss, || event(receiver));
+                        continue;
+                    }
+                }
+                let due = tick + self.model.latency(latency_word);
+                let payload = if k + 1 == copies {
+                    payload.take()
+                } else {
+                    payload.clone()
+                };
+                let Some(payload) = payload else { continue };
+                self.push(
+                    due,
+                    tick,
+                    Flight {
+                        env: Envelope {
+                            id: MessageId {
+                                sender,
+                                seq: msg.seq,
+                            },
+                            receiver,
+                            cast,
+                            header,
+                            sent: tick,
+                            delivered: due,
+                            payload,
+                        },
+                        bytes: bytes as u32,
+                    },
+                );
+            }
+        }
+        targets.clear();
+    }
+
+    /// Fills `self.receivers` (ascending, unique) for one message.
+    fn expand(
+        &mut self,
+        net: &Net<'_>,
+        sender: u32,
+        sender_slot: Option<u32>,
+        dest: Dest,
+        targets: &[u32],
+    ) -> Cast {
+        self.receivers.clear();
+        let members = net.members;
+        let topo = net.topology;
+        let neighbours = |out: &mut Vec<u32>, keep: &dyn Fn(u32) -> bool| {
+            if topo.is_complete() {
+                out.extend(
+                    members
+                        .ids()
+                        .iter()
+                        .copied()
+                        .filter(|&m| m != sender && keep(m)),
+                );
+            } else {
+                out.extend(
+                    topo.neighbors(sender)
+                        .iter()
+                        .copied()
+                        .filter(|&m| members.slot(m).is_some() && keep(m)),
+                );
+            }
+        };
+        match dest {
+            Dest::Agent(a) => {
+                self.receivers.push(a);
+                Cast::Unicast
+            }
+            Dest::List { start, len } => {
+                let list = &targets[start as usize..(start + len) as usize];
+                self.receivers.extend_from_slice(list);
+                self.receivers.sort_unstable();
+                self.receivers.dedup();
+                Cast::Multicast
+            }
+            Dest::Group(g) => {
+                neighbours(&mut self.receivers, &|m| {
+                    members.slot(m).is_some_and(|s| members.population(s) == g)
+                });
+                Cast::Group(g)
+            }
+            Dest::Broadcast => {
+                neighbours(&mut self.receivers, &|_| true);
+                Cast::Broadcast
+            }
+            Dest::InRange(radius) => {
+                let r = self.model.range.map_or(radius, |c| c.min(radius));
+                if let (Some(from), true) = (sender_slot, r.is_finite() && r >= 0.0) {
+                    self.index_members(net, r);
+                    let centre = members.positions()[from as usize];
+                    self.found.clear();
+                    let found = &mut self.found;
+                    self.grid
+                        .for_each_within(centre, r, |it, _, _| found.push(it.id));
+                    self.found.sort_unstable();
+                    for &m in &self.found {
+                        if m != sender && topo.connected(sender, m) {
+                            self.receivers.push(m);
+                        }
+                    }
+                }
+                Cast::InRange
+            }
+        }
+    }
+
+    /// Indexes member positions for in-range addressing, once per tick (or again for a
+    /// larger radius).
+    fn index_members(&mut self, net: &Net<'_>, radius: f64) {
+        if let Some((t, r)) = self.grid_state
+            && t == net.tick
+            && r >= radius
+        {
+            return;
+        }
+        let m = net.members;
+        self.grid.rebuild(
+            net.space,
+            radius.max(1e-9),
+            m.ids()
+                .iter()
+                .zip(m.positions())
+                .enumerate()
+                .map(|(slot, (&id, &pos))| GridItem {
+                    pos,
+                    id,
+                    data: slot as u32,
+                }),
+        );
+        self.grid_state = Some((net.tick, radius));
+    }
+
+    fn push(&mut self, due: u64, sent: u64, flight: Flight<P>) {
+        let idx = (due - self.base) as usize;
+        while self.calendar.len() <= idx {
+            let mut b = Bucket::new();
+            if let Some(v) = self.spare.pop() {
+                b.copies = v;
+            }
+            self.calendar.push_back(b);
+        }
+        let bucket = &mut self.calendar[idx];
+        if !bucket.copies.is_empty() && bucket.last_sent != sent {
+            bucket.in_order = false;
+        }
+        bucket.last_sent = sent;
+        bucket.copies.push(flight);
+        self.counters.in_flight += 1;
+    }
+
+    /// Starts delivering the copies due at `tick`: drops those whose sender or receiver is
+    /// gone and groups the rest by receiver. Follow with [`Channel::deliver_into`] for every
+    /// member that has copies waiting, then [`Channel::end_delivery`].
+    pub fn begin_delivery(&mut self, tick: u64, members: &Members) {
+        self.delivering = tick;
+        self.grouped.clear();
+        self.starts.clear();
+        self.starts.resize(members.len() + 1, 0);
+        self.row_slots.clear();
+        self.evicted.clear();
+        let mut due: Vec<Flight<P>> = self.spare.pop().unwrap_or_default();
+        while self.base <= tick {
+            let Some(mut bucket) = self.calendar.pop_front() else {
+                self.base = tick + 1;
+                break;
+            };
+            self.base += 1;
+            if !bucket.in_order {
+                bucket.copies.sort_by_key(|f| f.env.id.sender);
+            }
+            if due.is_empty() {
+                std::mem::swap(&mut due, &mut bucket.copies);
+            } else {
+                due.append(&mut bucket.copies);
+            }
+            self.spare.push(bucket.copies);
+        }
+        self.counters.in_flight -= due.len() as u64;
+        // Counting sort by receiver slot keeps (sender, seq) order within each receiver.
+        let mut kept = 0usize;
+        for f in &mut due {
+            let reason = match (
+                members.standing(f.env.receiver),
+                members.slot(f.env.id.sender),
+            ) {
+                (Standing::Member(s), Some(_)) => {
+                    self.starts[s as usize + 1] += 1;
+                    kept += 1;
+                    continue;
+                }
+                (Standing::Gone, _) => DropReason::ReceiverGone,
+                (Standing::Member(_), None) => DropReason::SenderGone,
+                (Standing::Unknown, _) => DropReason::NoReceiver,
+            };
+            let env = &f.env;
+            let ev = MessageEvent {
+                tick,
+                sent: env.sent,
+                sender: env.id.sender,
+                seq: env.id.seq,
+                receiver: env.receiver,
+                performative: env.header.performative,
+                conversation: env.header.conversation,
+                cast: env.cast,
+                outcome: Outcome::Dropped(reason),
+            };
+            self.counters.dropped[reason as usize] += 1;
+            self.note(ev);
+            // Handled: point it at no one so that the grouping pass skips it.
+            f.env.receiver = u32::MAX;
+        }
+        for i in 0..members.len() {
+            self.starts[i + 1] += self.starts[i];
+        }
+        self.grouped.resize_with(kept, || None);
+        if self.log.is_some() {
+            self.row_slots.resize(kept, None);
+        }
+        let mut cursor = std::mem::take(&mut self.found);
+        cursor.clear();
+        cursor.extend_from_slice(&self.starts[..members.len()]);
+        for f in due.drain(..) {
+            if f.env.receiver == u32::MAX {
+                continue;
+            }
+            let Some(s) = members.slot(f.env.receiver) else {
+                continue;
+            };
+            let at = &mut cursor[s as usize];
+            self.grouped[*at as usize] = Some(f);
+            *at += 1;
+        }
+        self.found = cursor;
+        self.spare.push(due);
+    }
+
+    /// Number of copies waiting for the member at `slot` in the delivery in progress.
+    #[inline]
+    pub fn waiting(&self, slot: u32) -> usize {
+        let s = slot as usize;
+        match (self.starts.get(s), self.starts.get(s + 1)) {
+            (Some(&a), Some(&b)) => (b - a) as usize,
+            _ => 0,
+        }
+    }
+
+    /// Moves the copies waiting for the member at `slot` into its mailbox, applying the
+    /// capacity and overflow policy.
+    pub fn deliver_into(&mut self, slot: u32, mailbox: &mut Mailbox<P>) {
+        let s = slot as usize;
+        let (a, b) = (self.starts[s] as usize, self.starts[s + 1] as usize);
+        let arriving = b - a;
+        if arriving == 0 {
+            return;
+        }
+        let cap = self.model.capacity;
+        let held = mailbox.queue.len();
+        // How many arriving copies are refused, and how many held ones are evicted.
+        let (refuse, evict) = match self.model.overflow {
+            Overflow::DropNewest => (arriving.saturating_sub(cap.saturating_sub(held)), 0),
+            Overflow::DropOldest => {
+                let excess = (held + arriving).saturating_sub(cap);
+                let evict_old = excess.min(held);
+                (excess - evict_old, evict_old)
+            }
+        };
+        for _ in 0..evict {
+            if let Some(old) = mailbox.queue.pop_front() {
+                self.counters.delivered -= 1;
+                self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+                if self.log.is_some() {
+                    self.evicted.push(MessageEvent {
+                        tick: self.delivering,
+                        sent: old.sent,
+                        sender: old.id.sender,
+                        seq: old.id.seq,
+                        receiver: old.receiver,
+                        performative: old.header.performative,
+                        conversation: old.header.conversation,
+                        cast: old.cast,
+                        outcome: Outcome::Dropped(DropReason::MailboxOverflow),
+                    });
+                }
+            }
+        }
+        // DropNewest refuses the last arrivals; DropOldest the first ones.
+        let newest = self.model.overflow == Overflow::DropNewest;
+        for (i, pos) in (a..b).enumerate() {
+            let Some(f) = self.grouped[pos].take() else {
+                continue;
+            };
+            let dropped = refuse > 0
+                && if newest {
+                    i >= arriving - refuse
+                } else {
+                    i < refuse
+                };
+            let env = f.env;
+            if self.log.is_some() {
+                self.row_slots[pos] = Some(MessageEvent {
+                    tick: self.delivering,
+                    sent: env.sent,
+                    sender: env.id.sender,
+                    seq: env.id.seq,
+                    receiver: env.receiver,
+                    performative: env.header.performative,
+                    conversation: env.header.conversation,
+                    cast: env.cast,
+                    outcome: if dropped {
+                        Outcome::Dropped(DropReason::MailboxOverflow)
+                    } else {
+                        Outcome::Delivered
+                    },
+                });
+            }
+            if dropped {
+                self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+                continue;
+            }
+            self.counters.delivered += 1;
+            self.counters.latency_sum += env.delivered - env.sent;
+            self.counters.latency_count += 1;
+            self.counters.bytes_delivered += u64::from(f.bytes);
+            if let Some(t) = &mut self.talk {
+                *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
+            }
+            mailbox.queue.push_back(env);
+        }
+    }
+
+    /// Finishes the delivery in progress: copies no mailbox took are dropped (`NoReceiver`),
+    /// and the log rows are written in (receiver, sender, sequence) order.
+    pub fn end_delivery(&mut self) {
+        for pos in 0..self.grouped.len() {
+            if let Some(f) = self.grouped[pos].take() {
+                self.counters.dropped[DropReason::NoReceiver as usize] += 1;
+                if self.log.is_some() {
+                    let env = f.env;
+                    self.row_slots[pos] = Some(MessageEvent {
+                        tick: self.delivering,
+                        sent: env.sent,
+                        sender: env.id.sender,
+                        seq: env.id.seq,
+                        receiver: env.receiver,
+                        performative: env.header.performative,
+                        conversation: env.header.conversation,
+                        cast: env.cast,
+                        outcome: Outcome::Dropped(DropReason::NoReceiver),
+                    });
+                }
+            }
+        }
+        if self.log.is_some() {
+            let rows = std::mem::take(&mut self.row_slots);
+            for ev in rows.iter().flatten() {
+                self.note(*ev);
+            }
+            self.row_slots = rows;
+            self.evicted
+                .sort_unstable_by_key(|e| (e.receiver, e.sender, e.seq));
+            let evicted = std::mem::take(&mut self.evicted);
+            for ev in &evicted {
+                self.note(*ev);
+            }
+            self.evicted = evicted;
+        }
+        self.grouped.clear();
+    }
+
+    /// Delivers everything due at `tick` into `mailboxes` (indexed by member slot): the
+    /// three delivery steps in one call, for callers that hold mailboxes in a slice.
+    pub fn deliver_all(&mut self, tick: u64, members: &Members, mailboxes: &mut [Mailbox<P>]) {
+        self.begin_delivery(tick, members);
+        for (slot, mb) in mailboxes.iter_mut().enumerate() {
+            self.deliver_into(slot as u32, mb);
+        }
+        self.end_delivery();
+    }
+}
