@@ -52,7 +52,9 @@ pub enum EventAction {
     },
 }
 
-/// Checks events against the scenario: known groups, positive counts, ticks inside the run.
+/// Checks events against the scenario: known groups and positive counts. Events after the
+/// last tick are allowed (they never happen), so that shortening a run with `--ticks` keeps
+/// the scenario valid.
 /// Returns the field path and the problem.
 pub(crate) fn check_events(s: &Scenario) -> Result<(), (String, String)> {
     let labels: Vec<&str> = (0..s.populations.len())
@@ -70,17 +72,6 @@ pub(crate) fn check_events(s: &Scenario) -> Result<(), (String, String)> {
     };
     for (i, ev) in s.events.iter().enumerate() {
         let at = |f: &str| format!("events[{i}].{f}");
-        if ev.tick >= s.tick_limit() {
-            return Err((
-                at("tick"),
-                format!(
-                    "tick {} is never reached: the run has {} ticks (0 to {})",
-                    ev.tick,
-                    s.tick_limit(),
-                    s.tick_limit().saturating_sub(1)
-                ),
-            ));
-        }
         match &ev.action {
             EventAction::Kill { count, group } => {
                 if count.is_none() && group.is_none() {

@@ -256,15 +256,17 @@ pub(crate) fn deliver<P: Payload>(
         }
     });
     bus.refresh_topology(tick.0, &rng, &space);
-    bus.channel.begin_delivery(tick.0, &bus.members);
-    mailboxes.iter_mut().for_each(|(id, _, _, _, mut mb)| {
-        if let Some(slot) = bus.members.slot(id.0)
-            && bus.channel.waiting(slot) > 0
-        {
-            bus.channel.deliver_into(slot, &mut mb);
+    // Mailboxes by member slot. The handles borrow the query, so this vector cannot outlive
+    // the call: one allocation per tick, against a per-copy entity lookup without it.
+    let mut by_slot: Vec<Option<Mut<'_, Mailbox<P>>>> = Vec::new();
+    by_slot.resize_with(bus.members.len(), || None);
+    for (id, _, _, _, mb) in mailboxes.iter_mut() {
+        if let Some(slot) = bus.members.slot(id.0) {
+            by_slot[slot as usize] = Some(mb);
         }
-    });
-    bus.channel.end_delivery();
+    }
+    bus.channel
+        .deliver(tick.0, &bus.members, by_slot.as_mut_slice());
 }
 
 /// After Decide: empty every outbox into the channel in agent-id order, then hand this

@@ -5,9 +5,11 @@
 //! buckets (a ring of reusable `Vec`s indexed by delivery tick), appended in
 //! (sender id, send sequence, receiver id) order because senders are drained in id order.
 //! A bucket that received copies from a single send tick is therefore already in delivery
-//! order; one that mixes send ticks (random latency) is put in order by a stable sort on the
-//! sender id, which is correct because a sender's sequence numbers grow with time. Delivery
-//! is a counting sort by receiver, so each mailbox receives its copies as one contiguous run.
+//! order; one that mixes send ticks (random latency) is delivered through a merge of its runs
+//! by sender id (indices only, no envelope moves), which is correct because a sender's
+//! sequence numbers grow with time. Delivery
+//! reads the due copies once, in that order, appending each to its receiver's mailbox
+//! (mailboxes are handed over indexed by member slot, so a copy costs one write).
 //! Nothing here allocates per message once buffers have grown, except cloning a payload that
 //! owns heap memory for the second and later receivers of a multi-receiver message.
 
@@ -294,6 +296,7 @@ struct Model {
     capacity: usize,
     overflow: Overflow,
     random: bool,
+    random_latency: bool,
 }
 
 impl Model {
@@ -313,6 +316,7 @@ impl Model {
             capacity: spec.mailbox.capacity.max(1) as usize,
             overflow: spec.mailbox.overflow,
             random: loss_threshold > 0 || !matches!(spec.latency, Latency::Fixed(_)),
+            random_latency: !matches!(spec.latency, Latency::Fixed(_)),
         }
     }
 
@@ -334,23 +338,21 @@ impl Model {
     }
 }
 
-struct Flight<P> {
-    env: Envelope<P>,
-    bytes: u32,
-}
-
 struct Bucket<P> {
-    copies: Vec<Flight<P>>,
+    /// `None` once delivered or dropped; `Option` costs no space (the envelope has a niche).
+    copies: Vec<Option<Envelope<P>>>,
+    /// Where each send tick's run of copies starts (one run per send tick, each in (sender,
+    /// sequence) order).
+    runs: Vec<u32>,
     last_sent: u64,
-    in_order: bool,
 }
 
 impl<P> Bucket<P> {
-    fn new() -> Bucket<P> {
+    fn new(copies: Vec<Option<Envelope<P>>>, runs: Vec<u32>) -> Bucket<P> {
         Bucket {
-            copies: Vec::new(),
-            last_sent: 0,
-            in_order: true,
+            copies,
+            runs,
+            last_sent: u64::MAX,
         }
     }
 }
@@ -374,24 +376,37 @@ pub struct Net<'a> {
 #[derive(Debug, Clone)]
 struct LogFilter([bool; 22]);
 
+/// Per-sender state while its outbox is transmitted.
+struct Sending {
+    sender: u32,
+    slot: Option<u32>,
+    used: u32,
+    rng: Option<AgentRng>,
+}
+
 /// A bus's channel: in-flight copies, counters, and the message log.
 pub struct Channel<P> {
     model: Model,
     calendar: VecDeque<Bucket<P>>,
     /// The delivery tick of `calendar[0]`.
     base: u64,
-    spare: Vec<Vec<Flight<P>>>,
+    spare: Vec<Vec<Option<Envelope<P>>>>,
+    spare_runs: Vec<Vec<u32>>,
     counters: CommsCounters,
     receivers: Vec<u32>,
     found: Vec<u32>,
     grid: UniformGrid<u32>,
     grid_state: Option<(u64, f64)>,
-    // Delivery in progress: copies grouped by receiver slot.
-    grouped: Vec<Option<Flight<P>>>,
-    starts: Vec<u32>,
-    delivering: u64,
+    // Delivery in progress: the due copies, and per receiver slot the arrivals still to
+    // come and how many of them the mailbox refuses.
+    due: Vec<Option<Envelope<P>>>,
+    /// Delivery order of `due` when its buckets mixed send ticks (empty: `due` is in order).
+    order: Vec<u32>,
+    /// `(start, end)` of the runs being merged.
+    heads: Vec<(u32, u32)>,
+    arriving: Vec<u32>,
+    refused: Vec<u32>,
     log: Option<(LogFilter, Vec<MessageEvent>)>,
-    row_slots: Vec<Option<MessageEvent>>,
     evicted: Vec<MessageEvent>,
     talk: Option<HashMap<(u32, u32), u64>>,
 }
@@ -404,6 +419,20 @@ impl<P> std::fmt::Debug for Channel<P> {
     }
 }
 
+fn event_of<P>(env: &Envelope<P>, tick: u64, outcome: Outcome) -> MessageEvent {
+    MessageEvent {
+        tick,
+        sent: env.sent,
+        sender: env.id.sender,
+        seq: env.id.seq,
+        receiver: env.receiver,
+        performative: env.header.performative,
+        conversation: env.header.conversation,
+        cast: env.cast,
+        outcome,
+    }
+}
+
 impl<P: Payload> Channel<P> {
     /// A channel following `spec` (assumed valid: see [`CommsSpec::check`]).
     pub fn new(spec: &CommsSpec) -> Channel<P> {
@@ -412,16 +441,18 @@ impl<P: Payload> Channel<P> {
             calendar: VecDeque::new(),
             base: 0,
             spare: Vec::new(),
+            spare_runs: Vec::new(),
             counters: CommsCounters::default(),
             receivers: Vec::new(),
             found: Vec::new(),
             grid: UniformGrid::new(),
             grid_state: None,
-            grouped: Vec::new(),
-            starts: Vec::new(),
-            delivering: 0,
+            due: Vec::new(),
+            order: Vec::new(),
+            heads: Vec::new(),
+            arriving: Vec::new(),
+            refused: Vec::new(),
             log: None,
-            row_slots: Vec::new(),
             evicted: Vec::new(),
             talk: None,
         }
@@ -471,123 +502,144 @@ impl<P: Payload> Channel<P> {
         }
     }
 
-    #[inline]
-    fn drop_copy(&mut self, reason: DropReason, ev: impl FnOnce() -> MessageEvent) {
-        self.counters.dropped[reason as usize] += 1;
-        if self.log.is_some() {
-            let mut e = ev();
-            e.outcome = Outcome::Dropped(reason);
-            self.note(e);
-        }
-    }
-
     /// Sends everything in `outbox` (sent in `net.tick`) and empties it. Call once per
     /// sender per tick, in ascending sender id order: that order is the delivery order.
     pub fn transmit(&mut self, net: &Net<'_>, outbox: &mut Outbox<P>) {
         let sender = outbox.owner();
-        let tick = net.tick;
-        let sender_slot = net.members.slot(sender);
-        let mut used = 0u32;
-        let mut rng: Option<AgentRng> = None;
+        let mut st = Sending {
+            sender,
+            slot: net.members.slot(sender),
+            used: 0,
+            rng: None,
+        };
         let Outbox {
             pending, targets, ..
         } = outbox;
         for msg in pending.drain(..) {
             let bytes = serialized_size(&msg.payload);
-            let cast = self.expand(net, sender, sender_slot, msg.dest, targets);
-            let copies = self.receivers.len();
-            let header = msg.header;
-            let event = |receiver: u32| MessageEvent {
-                tick,
-                sent: tick,
+            let id = MessageId {
                 sender,
                 seq: msg.seq,
-                receiver,
-                performative: header.performative,
-                conversation: header.conversation,
-                cast,
-                outcome: Outcome::Delivered,
             };
-            let mut payload = Some(msg.payload);
-            for k in 0..copies {
-                let receiver = self.receivers[k];
-                self.counters.sent += 1;
-                self.counters.bytes_sent += bytes;
-                let Some(from) = sender_slot else {
-                    self.drop_copy(DropReason::SenderGone, || event(receiver));
-                    continue;
-                };
-                let to = match net.members.standing(receiver) {
-                    Standing::Member(s) => s,
-                    Standing::Gone => {
-                        self.drop_copy(DropReason::ReceiverGone, || event(receiver));
-                        continue;
-                    }
-                    Standing::Unknown => {
-                        self.drop_copy(DropReason::NoReceiver, || event(receiver));
-                        continue;
-                    }
-                };
-                if !net.topology.connected(sender, receiver) {
-                    self.drop_copy(DropReason::Topology, || event(receiver));
-                    continue;
-                }
-                if let Some(r2) = self.model.range2 {
-                    let p = net.members.positions();
-                    if net.space.distance_squared(p[from as usize], p[to as usize]) > r2 {
-                        self.drop_copy(DropReason::Range, || event(receiver));
-                        continue;
-                    }
-                }
-                if let Some(b) = self.model.bandwidth
-                    && used >= b
-                {
-                    self.drop_copy(DropReason::Bandwidth, || event(receiver));
-                    continue;
-                }
-                used += 1;
-                let mut latency_word = 0;
-                if self.model.random {
-                    // Two words per copy from the sender's own stream for this tick: a pure
-                    // function of (seed, sender, tick, copy index), whatever the thread count.
-                    let r =
-                        rng.get_or_insert_with(|| net.rng.agent(sender, tick, Purpose::CHANNEL));
-                    let loss_word = rand::Rng::next_u32(r);
-                    latency_word = rand::Rng::next_u32(r);
-                    if u64::from(loss_word) < self.model.loss_threshold {
-                        self.drop_copy(DropReason::Loss, || event(receiver));
-                        continue;
-                    }
-                }
-                let due = tick + self.model.latency(latency_word);
-                let payload = if k + 1 == copies {
-                    payload.take()
-                } else {
-                    payload.clone()
-                };
-                let Some(payload) = payload else { continue };
-                self.push(
-                    due,
-                    tick,
-                    Flight {
-                        env: Envelope {
-                            id: MessageId {
-                                sender,
-                                seq: msg.seq,
-                            },
-                            receiver,
-                            cast,
-                            header,
-                            sent: tick,
-                            delivered: due,
-                            payload,
-                        },
-                        bytes: bytes as u32,
-                    },
+            if let Dest::Agent(receiver) = msg.dest {
+                // The common case, without the receiver list.
+                self.copy(
+                    net,
+                    &mut st,
+                    id,
+                    receiver,
+                    Cast::Unicast,
+                    msg.header,
+                    bytes,
+                    msg.payload,
                 );
+                continue;
             }
+            let cast = self.expand(net, sender, st.slot, msg.dest, targets);
+            let receivers = std::mem::take(&mut self.receivers);
+            if let Some((&last, rest)) = receivers.split_last() {
+                for &r in rest {
+                    self.copy(
+                        net,
+                        &mut st,
+                        id,
+                        r,
+                        cast,
+                        msg.header,
+                        bytes,
+                        msg.payload.clone(),
+                    );
+                }
+                self.copy(net, &mut st, id, last, cast, msg.header, bytes, msg.payload);
+            }
+            self.receivers = receivers;
         }
         targets.clear();
+    }
+
+    /// Sends one copy: the checks in order (sender, receiver, topology, range, bandwidth,
+    /// loss), then the latency draw and the calendar.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one hot call site per addressing form"
+    )]
+    #[inline]
+    fn copy(
+        &mut self,
+        net: &Net<'_>,
+        st: &mut Sending,
+        id: MessageId,
+        receiver: u32,
+        cast: Cast,
+        header: super::envelope::Header,
+        bytes: u64,
+        payload: P,
+    ) {
+        let tick = net.tick;
+        self.counters.sent += 1;
+        self.counters.bytes_sent += bytes;
+        let env = Envelope {
+            id,
+            receiver,
+            cast,
+            header,
+            sent: tick,
+            delivered: tick,
+            payload,
+        };
+        let Some(from) = st.slot else {
+            return self.drop_env(DropReason::SenderGone, &env, tick);
+        };
+        let to = match net.members.standing(receiver) {
+            Standing::Member(s) => s,
+            Standing::Gone => return self.drop_env(DropReason::ReceiverGone, &env, tick),
+            Standing::Unknown => return self.drop_env(DropReason::NoReceiver, &env, tick),
+        };
+        if !net.topology.connected(st.sender, receiver) {
+            return self.drop_env(DropReason::Topology, &env, tick);
+        }
+        if let Some(r2) = self.model.range2 {
+            let p = net.members.positions();
+            if net.space.distance_squared(p[from as usize], p[to as usize]) > r2 {
+                return self.drop_env(DropReason::Range, &env, tick);
+            }
+        }
+        if let Some(b) = self.model.bandwidth
+            && st.used >= b
+        {
+            return self.drop_env(DropReason::Bandwidth, &env, tick);
+        }
+        st.used += 1;
+        let mut latency_word = 0;
+        if self.model.random {
+            // Words from the sender's own stream for this tick, in send order: one for loss
+            // (when lossy), one for latency (when random). A copy's fate is a pure function of
+            // (seed, sender, tick, copy index), whatever the thread count.
+            let r = st
+                .rng
+                .get_or_insert_with(|| net.rng.agent(st.sender, tick, Purpose::CHANNEL));
+            if self.model.loss_threshold > 0 {
+                let loss_word = rand::Rng::next_u32(r);
+                if u64::from(loss_word) < self.model.loss_threshold {
+                    return self.drop_env(DropReason::Loss, &env, tick);
+                }
+            }
+            if self.model.random_latency {
+                latency_word = rand::Rng::next_u32(r);
+            }
+        }
+        let due = tick + self.model.latency(latency_word);
+        let mut env = env;
+        env.delivered = due;
+        self.push(due, tick, env);
+    }
+
+    #[cold]
+    fn drop_env(&mut self, reason: DropReason, env: &Envelope<P>, tick: u64) {
+        self.counters.dropped[reason as usize] += 1;
+        if self.log.is_some() {
+            self.note(event_of(env, tick, Outcome::Dropped(reason)));
+        }
     }
 
     /// Fills `self.receivers` (ascending, unique) for one message.
@@ -689,250 +741,234 @@ impl<P: Payload> Channel<P> {
         self.grid_state = Some((net.tick, radius));
     }
 
-    fn push(&mut self, due: u64, sent: u64, flight: Flight<P>) {
+    #[inline]
+    fn push(&mut self, due: u64, sent: u64, env: Envelope<P>) {
         let idx = (due - self.base) as usize;
         while self.calendar.len() <= idx {
-            let mut b = Bucket::new();
-            if let Some(v) = self.spare.pop() {
-                b.copies = v;
-            }
-            self.calendar.push_back(b);
+            let v = self.spare.pop().unwrap_or_default();
+            let r = self.spare_runs.pop().unwrap_or_default();
+            self.calendar.push_back(Bucket::new(v, r));
         }
         let bucket = &mut self.calendar[idx];
-        if !bucket.copies.is_empty() && bucket.last_sent != sent {
-            bucket.in_order = false;
+        if bucket.last_sent != sent {
+            bucket.runs.push(bucket.copies.len() as u32);
+            bucket.last_sent = sent;
         }
-        bucket.last_sent = sent;
-        bucket.copies.push(flight);
+        bucket.copies.push(Some(env));
         self.counters.in_flight += 1;
     }
 
-    /// Starts delivering the copies due at `tick`: drops those whose sender or receiver is
-    /// gone and groups the rest by receiver. Follow with [`Channel::deliver_into`] for every
-    /// member that has copies waiting, then [`Channel::end_delivery`].
-    pub fn begin_delivery(&mut self, tick: u64, members: &Members) {
-        self.delivering = tick;
-        self.grouped.clear();
-        self.starts.clear();
-        self.starts.resize(members.len() + 1, 0);
-        self.row_slots.clear();
-        self.evicted.clear();
-        let mut due: Vec<Flight<P>> = self.spare.pop().unwrap_or_default();
-        while self.base <= tick {
-            let Some(mut bucket) = self.calendar.pop_front() else {
-                self.base = tick + 1;
-                break;
-            };
-            self.base += 1;
-            if !bucket.in_order {
-                bucket.copies.sort_by_key(|f| f.env.id.sender);
-            }
-            if due.is_empty() {
-                std::mem::swap(&mut due, &mut bucket.copies);
-            } else {
-                due.append(&mut bucket.copies);
-            }
-            self.spare.push(bucket.copies);
-        }
-        self.counters.in_flight -= due.len() as u64;
-        // Counting sort by receiver slot keeps (sender, seq) order within each receiver.
-        let mut kept = 0usize;
-        for f in &mut due {
-            let reason = match (
-                members.standing(f.env.receiver),
-                members.slot(f.env.id.sender),
-            ) {
+    /// Delivers every copy due at `tick` into the members' mailboxes (`mailboxes` is indexed
+    /// by member slot): drops copies whose sender or receiver is gone, applies each
+    /// mailbox's capacity and overflow policy, and appends the rest in (sender, sequence)
+    /// order. Reads the due copies in order and writes each mailbox once per copy, so the
+    /// cost is one pass over the copies.
+    pub fn deliver<S: MailboxSlots<P> + ?Sized>(
+        &mut self,
+        tick: u64,
+        members: &Members,
+        mailboxes: &mut S,
+    ) {
+        self.take_due(tick);
+        let n = members.len();
+        self.arriving.clear();
+        self.arriving.resize(n, 0);
+        for k in 0..self.due.len() {
+            let i = self.due_index(k);
+            let Some(env) = &self.due[i] else { continue };
+            let reason = match (members.standing(env.receiver), members.slot(env.id.sender)) {
                 (Standing::Member(s), Some(_)) => {
-                    self.starts[s as usize + 1] += 1;
-                    kept += 1;
+                    self.arriving[s as usize] += 1;
                     continue;
                 }
                 (Standing::Gone, _) => DropReason::ReceiverGone,
                 (Standing::Member(_), None) => DropReason::SenderGone,
                 (Standing::Unknown, _) => DropReason::NoReceiver,
             };
-            let env = &f.env;
-            let ev = MessageEvent {
-                tick,
-                sent: env.sent,
-                sender: env.id.sender,
-                seq: env.id.seq,
-                receiver: env.receiver,
-                performative: env.header.performative,
-                conversation: env.header.conversation,
-                cast: env.cast,
-                outcome: Outcome::Dropped(reason),
-            };
-            self.counters.dropped[reason as usize] += 1;
-            self.note(ev);
-            // Handled: point it at no one so that the grouping pass skips it.
-            f.env.receiver = u32::MAX;
+            if let Some(env) = self.due[i].take() {
+                self.drop_env(reason, &env, tick);
+            }
         }
-        for i in 0..members.len() {
-            self.starts[i + 1] += self.starts[i];
-        }
-        self.grouped.resize_with(kept, || None);
-        if self.log.is_some() {
-            self.row_slots.resize(kept, None);
-        }
-        let mut cursor = std::mem::take(&mut self.found);
-        cursor.clear();
-        cursor.extend_from_slice(&self.starts[..members.len()]);
-        for f in due.drain(..) {
-            if f.env.receiver == u32::MAX {
+        // Per receiver: how many arrivals are refused (full mailbox) and which held messages
+        // are evicted, decided before anything moves so that both policies are exact.
+        self.refused.clear();
+        self.refused.resize(n, 0);
+        for s in 0..n {
+            let arriving = self.arriving[s] as usize;
+            if arriving == 0 {
                 continue;
             }
-            let Some(s) = members.slot(f.env.receiver) else {
+            let Some(mb) = mailboxes.slot(s) else {
                 continue;
             };
-            let at = &mut cursor[s as usize];
-            self.grouped[*at as usize] = Some(f);
-            *at += 1;
-        }
-        self.found = cursor;
-        self.spare.push(due);
-    }
-
-    /// Number of copies waiting for the member at `slot` in the delivery in progress.
-    #[inline]
-    pub fn waiting(&self, slot: u32) -> usize {
-        let s = slot as usize;
-        match (self.starts.get(s), self.starts.get(s + 1)) {
-            (Some(&a), Some(&b)) => (b - a) as usize,
-            _ => 0,
-        }
-    }
-
-    /// Moves the copies waiting for the member at `slot` into its mailbox, applying the
-    /// capacity and overflow policy.
-    pub fn deliver_into(&mut self, slot: u32, mailbox: &mut Mailbox<P>) {
-        let s = slot as usize;
-        let (a, b) = (self.starts[s] as usize, self.starts[s + 1] as usize);
-        let arriving = b - a;
-        if arriving == 0 {
-            return;
-        }
-        let cap = self.model.capacity;
-        let held = mailbox.queue.len();
-        // How many arriving copies are refused, and how many held ones are evicted.
-        let (refuse, evict) = match self.model.overflow {
-            Overflow::DropNewest => (arriving.saturating_sub(cap.saturating_sub(held)), 0),
-            Overflow::DropOldest => {
-                let excess = (held + arriving).saturating_sub(cap);
-                let evict_old = excess.min(held);
-                (excess - evict_old, evict_old)
-            }
-        };
-        for _ in 0..evict {
-            if let Some(old) = mailbox.queue.pop_front() {
-                self.counters.delivered -= 1;
-                self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
-                if self.log.is_some() {
-                    self.evicted.push(MessageEvent {
-                        tick: self.delivering,
-                        sent: old.sent,
-                        sender: old.id.sender,
-                        seq: old.id.seq,
-                        receiver: old.receiver,
-                        performative: old.header.performative,
-                        conversation: old.header.conversation,
-                        cast: old.cast,
-                        outcome: Outcome::Dropped(DropReason::MailboxOverflow),
-                    });
+            let cap = self.model.capacity;
+            let held = mb.queue.len();
+            let (refuse, evict) = match self.model.overflow {
+                Overflow::DropNewest => (arriving.saturating_sub(cap.saturating_sub(held)), 0),
+                Overflow::DropOldest => {
+                    let excess = (held + arriving).saturating_sub(cap);
+                    let evict_old = excess.min(held);
+                    (excess - evict_old, evict_old)
+                }
+            };
+            self.refused[s] = refuse as u32;
+            for _ in 0..evict {
+                if let Some(old) = mb.queue.pop_front() {
+                    self.counters.delivered -= 1;
+                    self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+                    if self.log.is_some() {
+                        self.evicted.push(event_of(
+                            &old,
+                            tick,
+                            Outcome::Dropped(DropReason::MailboxOverflow),
+                        ));
+                    }
                 }
             }
+            if refuse < arriving {
+                mb.queue.reserve(arriving - refuse);
+            }
         }
-        // DropNewest refuses the last arrivals; DropOldest the first ones.
+        // DropNewest refuses a receiver's last arrivals, DropOldest its first ones: count
+        // arrivals down as they come.
         let newest = self.model.overflow == Overflow::DropNewest;
-        for (i, pos) in (a..b).enumerate() {
-            let Some(f) = self.grouped[pos].take() else {
+        let logging = self.log.is_some();
+        for k in 0..self.due.len() {
+            let i = self.due_index(k);
+            let Some(env) = self.due[i].take() else {
                 continue;
             };
-            let dropped = refuse > 0
-                && if newest {
-                    i >= arriving - refuse
-                } else {
-                    i < refuse
-                };
-            let env = f.env;
-            if self.log.is_some() {
-                self.row_slots[pos] = Some(MessageEvent {
-                    tick: self.delivering,
-                    sent: env.sent,
-                    sender: env.id.sender,
-                    seq: env.id.seq,
-                    receiver: env.receiver,
-                    performative: env.header.performative,
-                    conversation: env.header.conversation,
-                    cast: env.cast,
-                    outcome: if dropped {
-                        Outcome::Dropped(DropReason::MailboxOverflow)
-                    } else {
-                        Outcome::Delivered
-                    },
-                });
-            }
-            if dropped {
-                self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+            let Some(s) = members.slot(env.receiver) else {
                 continue;
+            };
+            let s = s as usize;
+            let left = self.arriving[s];
+            self.arriving[s] -= 1;
+            let refuse = self.refused[s];
+            let refused = refuse > 0
+                && if newest {
+                    left <= refuse
+                } else {
+                    self.refused[s] -= 1;
+                    true
+                };
+            let Some(mb) = mailboxes.slot(s) else {
+                self.drop_env(DropReason::NoReceiver, &env, tick);
+                continue;
+            };
+            if refused {
+                self.drop_env(DropReason::MailboxOverflow, &env, tick);
+                continue;
+            }
+            if logging {
+                self.note(event_of(&env, tick, Outcome::Delivered));
             }
             self.counters.delivered += 1;
             self.counters.latency_sum += env.delivered - env.sent;
             self.counters.latency_count += 1;
-            self.counters.bytes_delivered += u64::from(f.bytes);
+            self.counters.bytes_delivered += serialized_size(&env.payload);
             if let Some(t) = &mut self.talk {
                 *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
             }
-            mailbox.queue.push_back(env);
+            mb.queue.push_back(env);
         }
-    }
-
-    /// Finishes the delivery in progress: copies no mailbox took are dropped (`NoReceiver`),
-    /// and the log rows are written in (receiver, sender, sequence) order.
-    pub fn end_delivery(&mut self) {
-        for pos in 0..self.grouped.len() {
-            if let Some(f) = self.grouped[pos].take() {
-                self.counters.dropped[DropReason::NoReceiver as usize] += 1;
-                if self.log.is_some() {
-                    let env = f.env;
-                    self.row_slots[pos] = Some(MessageEvent {
-                        tick: self.delivering,
-                        sent: env.sent,
-                        sender: env.id.sender,
-                        seq: env.id.seq,
-                        receiver: env.receiver,
-                        performative: env.header.performative,
-                        conversation: env.header.conversation,
-                        cast: env.cast,
-                        outcome: Outcome::Dropped(DropReason::NoReceiver),
-                    });
-                }
-            }
-        }
-        if self.log.is_some() {
-            let rows = std::mem::take(&mut self.row_slots);
-            for ev in rows.iter().flatten() {
-                self.note(*ev);
-            }
-            self.row_slots = rows;
-            self.evicted
-                .sort_unstable_by_key(|e| (e.receiver, e.sender, e.seq));
+        if logging && !self.evicted.is_empty() {
             let evicted = std::mem::take(&mut self.evicted);
             for ev in &evicted {
                 self.note(*ev);
             }
             self.evicted = evicted;
+            self.evicted.clear();
         }
-        self.grouped.clear();
+        self.due.clear();
     }
 
-    /// Delivers everything due at `tick` into `mailboxes` (indexed by member slot): the
-    /// three delivery steps in one call, for callers that hold mailboxes in a slice.
-    pub fn deliver_all(&mut self, tick: u64, members: &Members, mailboxes: &mut [Mailbox<P>]) {
-        self.begin_delivery(tick, members);
-        for (slot, mb) in mailboxes.iter_mut().enumerate() {
-            self.deliver_into(slot as u32, mb);
+    /// Moves the buckets due by `tick` into `self.due`; when a bucket holds runs from several
+    /// send ticks (random latency), `self.order` lists `due` in delivery order: the runs
+    /// merged by sender, earlier runs first among equal senders, which is (sender, sequence)
+    /// order because a sender's sequence numbers grow with time. Only indices move.
+    fn take_due(&mut self, tick: u64) {
+        self.due.clear();
+        self.order.clear();
+        let mut merged = false;
+        while self.base <= tick {
+            let Some(mut bucket) = self.calendar.pop_front() else {
+                self.base = tick + 1;
+                break;
+            };
+            self.base += 1;
+            let offset = self.due.len() as u32;
+            if self.due.is_empty() {
+                std::mem::swap(&mut self.due, &mut bucket.copies);
+            } else {
+                self.due.append(&mut bucket.copies);
+            }
+            let end = self.due.len() as u32;
+            if bucket.runs.len() > 1 && !merged {
+                // Earlier buckets (if any) were single runs: list them as they are.
+                self.order.extend(0..offset);
+                merged = true;
+            }
+            if merged {
+                self.heads.clear();
+                for (k, &start) in bucket.runs.iter().enumerate() {
+                    let stop = bucket.runs.get(k + 1).map_or(end - offset, |&n| n);
+                    self.heads.push((offset + start, offset + stop));
+                }
+                loop {
+                    let mut best: Option<(u32, usize)> = None;
+                    for (k, &(at, stop)) in self.heads.iter().enumerate() {
+                        if at < stop {
+                            let sender = self.due[at as usize]
+                                .as_ref()
+                                .map_or(u32::MAX, |e| e.id.sender);
+                            if best.is_none_or(|(b, _)| sender < b) {
+                                best = Some((sender, k));
+                            }
+                        }
+                    }
+                    let Some((_, k)) = best else { break };
+                    self.order.push(self.heads[k].0);
+                    self.heads[k].0 += 1;
+                }
+            }
+            bucket.runs.clear();
+            self.spare.push(bucket.copies);
+            self.spare_runs.push(bucket.runs);
         }
-        self.end_delivery();
+        self.counters.in_flight -= self.due.len() as u64;
+    }
+
+    /// The index in `due` of the `k`-th copy in delivery order.
+    #[inline]
+    fn due_index(&self, k: usize) -> usize {
+        if self.order.is_empty() {
+            k
+        } else {
+            self.order[k] as usize
+        }
+    }
+}
+
+/// Mailboxes by member slot, as [`Channel::deliver`] reads them: a slice of mailboxes, or of
+/// optional handles to them (ECS components).
+pub trait MailboxSlots<P: Send + Sync + 'static> {
+    /// The mailbox of the member at `slot`, if there is one.
+    fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>>;
+}
+
+impl<P: Send + Sync + 'static> MailboxSlots<P> for [Mailbox<P>] {
+    #[inline]
+    fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>> {
+        self.get_mut(slot)
+    }
+}
+
+impl<P: Send + Sync + 'static, M: std::ops::DerefMut<Target = Mailbox<P>>> MailboxSlots<P>
+    for [Option<M>]
+{
+    #[inline]
+    fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>> {
+        self.get_mut(slot).and_then(|m| m.as_deref_mut())
     }
 }

@@ -199,18 +199,20 @@ pub enum Recipients<'a> {
     InRange(f64),
 }
 
+/// "None" for the optional agent and message fields of a [`Header`]: stored inline so that an
+/// envelope with a word of payload fits one 64-byte cache line.
+const NONE: u32 = u32::MAX;
+
 /// The ACL fields of a message other than its addressing and payload. Built with
-/// [`Header::new`] and the chained setters.
+/// [`Header::new`] and the chained setters; read with the getters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header {
     /// The communicative act.
     pub performative: Performative,
     /// The conversation (default [`ConversationId::NONE`]).
     pub conversation: ConversationId,
-    /// Where replies should go (default `None`: to the sender).
-    pub reply_to: Option<u32>,
-    /// The message this one answers (default `None`).
-    pub in_reply_to: Option<MessageId>,
+    reply_to: u32,
+    in_reply_to: MessageId,
 }
 
 impl Header {
@@ -219,9 +221,22 @@ impl Header {
         Header {
             performative,
             conversation: ConversationId::NONE,
-            reply_to: None,
-            in_reply_to: None,
+            reply_to: NONE,
+            in_reply_to: MessageId {
+                sender: NONE,
+                seq: NONE,
+            },
         }
+    }
+
+    /// Where replies should go (`None`: to the sender).
+    pub fn reply_to_agent(&self) -> Option<u32> {
+        (self.reply_to != NONE).then_some(self.reply_to)
+    }
+
+    /// The message this one answers, if any.
+    pub fn answers(&self) -> Option<MessageId> {
+        (self.in_reply_to.sender != NONE).then_some(self.in_reply_to)
     }
 
     /// Sets the conversation.
@@ -234,14 +249,14 @@ impl Header {
     /// Sets the agent replies should go to.
     #[must_use]
     pub fn reply_to(mut self, agent: u32) -> Header {
-        self.reply_to = Some(agent);
+        self.reply_to = agent;
         self
     }
 
     /// Marks the message as an answer to `id`.
     #[must_use]
     pub fn in_reply_to(mut self, id: MessageId) -> Header {
-        self.in_reply_to = Some(id);
+        self.in_reply_to = id;
         self
     }
 }
@@ -287,7 +302,7 @@ impl<P> Envelope<P> {
     /// Where a reply should go: the reply-to agent, or else the sender.
     #[inline]
     pub fn reply_address(&self) -> u32 {
-        self.header.reply_to.unwrap_or(self.id.sender)
+        self.header.reply_to_agent().unwrap_or(self.id.sender)
     }
 
     /// Ticks spent in flight.
@@ -501,7 +516,9 @@ mod tests {
         back.reply(&received, Performative::Propose, 5);
         let m = &back.pending[0];
         assert_eq!(m.dest, Dest::Agent(4));
-        assert_eq!(m.header.in_reply_to, Some(b));
+        assert_eq!(m.header.answers(), Some(b));
+        assert_eq!(Header::new(Performative::Cfp).answers(), None);
+        assert_eq!(Header::new(Performative::Cfp).reply_to_agent(), None);
         assert_eq!(m.header.conversation, ConversationId::new(7, 0));
         assert_ne!(ConversationId::new(0, 0), ConversationId::NONE);
     }

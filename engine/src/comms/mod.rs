@@ -79,11 +79,14 @@ pub mod graph;
 mod record;
 mod size;
 mod spec;
+#[cfg(test)]
+mod tests;
 pub mod topology;
 
 pub use bus::{Bus, Neighbors};
 pub use channel::{
-    Channel, CommsCounters, DropReason, Members, MessageEvent, Net, Outcome, Payload, Standing,
+    Channel, CommsCounters, DropReason, MailboxSlots, Members, MessageEvent, Net, Outcome, Payload,
+    Standing,
 };
 pub use envelope::{
     Cast, ConversationId, Envelope, Header, Mailbox, MessageId, Outbox, Performative, Recipients,
