@@ -14,8 +14,8 @@
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
-//! #[serde(default, deny_unknown_fields)]
-//! struct Still;
+//! #[serde(deny_unknown_fields)]
+//! struct Still {}
 //! impl Behavior for Still {
 //!     const NAME: &'static str = "still";
 //!     const SUMMARY: &'static str = "Does nothing.";

@@ -198,38 +198,171 @@ fn steer(
     index: Res<FlockIndex>,
     mut birds: Query<(&AgentId, &Position, &mut Velocity, &Flocking)>,
 ) {
-    birds.par_iter_mut().for_each(|(id, pos, mut vel, params)| {
-        vel.0 = match params.model {
-            FlockingModel::Reynolds => reynolds(&index.grid, id.0, pos.0, vel.0, params),
-            FlockingModel::Flockers => {
-                let mut r = rng.agent(id.0, tick.0, Purpose::DECIDE);
-                let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
-                flockers(&index.grid, id.0, pos.0, vel.0, params, nudge)
-            }
-        };
-    });
+    birds
+        .par_iter_mut()
+        .for_each_init(hit_buffer, |hits, (id, pos, mut vel, params)| {
+            vel.0 = match params.model {
+                FlockingModel::Reynolds => reynolds(&index.grid, id.0, pos.0, vel.0, params, hits),
+                FlockingModel::Flockers => {
+                    let mut r = rng.agent(id.0, tick.0, Purpose::DECIDE);
+                    let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
+                    flockers(&index.grid, id.0, pos.0, vel.0, params, nudge, hits)
+                }
+            };
+        });
 }
 
-fn reynolds(grid: &UniformGrid<DVec2>, me: u32, pos: DVec2, vel: DVec2, p: &Flocking) -> DVec2 {
-    let (mut cohere, mut separate, mut matched) = (DVec2::ZERO, DVec2::ZERO, DVec2::ZERO);
-    let mut n = 0u32;
-    let sep2 = p.separation * p.separation;
-    grid.for_each_within(pos, p.visual_distance, |other, heading, d2| {
-        if other.id == me {
+/// A sum over the neighbours of one bird.
+trait Accumulate {
+    fn add(&mut self, other: &GridItem<DVec2>, delta: DVec2, d2: f64);
+}
+
+/// Adds every bird within `radius` of `center` into `acc`.
+///
+/// The common case walks contiguous runs of the index with the accumulator in local
+/// variables; the rare small-torus case goes through `for_each_within` in a separate,
+/// non-inlined function. Keeping the two apart matters: if the accumulator's address escaped
+/// into a callback anywhere in this function, the compiler would keep it in memory in the
+/// hot loop too (measured: about 2x slower).
+/// Scratch for [`gather`]: room for a batch of hit indices, allocated once per parallel
+/// task.
+type Hits = Vec<u32>;
+
+const HIT_BATCH: usize = 256;
+
+fn hit_buffer() -> Hits {
+    vec![0; HIT_BATCH]
+}
+
+#[inline(always)]
+fn gather<A: Accumulate>(
+    grid: &UniformGrid<DVec2>,
+    center: DVec2,
+    radius: f64,
+    mut acc: A,
+    hits: &mut Hits,
+) -> A {
+    let Some(runs) = grid.runs(center, radius) else {
+        return gather_wrapped(grid, center, radius, acc);
+    };
+    // Two passes: a branch-free filter over the coordinate arrays compacts the indices of the
+    // hits (about a third of the candidates, in no predictable pattern), then the
+    // accumulator runs over hits only. A branch per candidate mispredicts often, and each
+    // miss throws away the divisions in flight (measured: the filter-first version is about
+    // 1.5x faster).
+    let hits = &mut hits[..HIT_BATCH];
+    let (xs, ys, items) = (grid.xs(), grid.ys(), grid.items());
+    let r2 = radius * radius;
+    for (range, offset) in runs {
+        let rel = offset - center;
+        let start = range.start;
+        let (rx, ry) = (&xs[range.clone()], &ys[range]);
+        let mut k = 0usize;
+        let flush = |k: usize, acc: &mut A, hits: &[u32]| {
+            for &j in &hits[..k] {
+                let other = &items[j as usize];
+                let d = other.pos + rel;
+                acc.add(other, d, d.length_squared());
+            }
+        };
+        for (i, (&x, &y)) in rx.iter().zip(ry).enumerate() {
+            let dx = x + rel.x;
+            let dy = y + rel.y;
+            hits[k] = (start + i) as u32;
+            k += usize::from(dx * dx + dy * dy <= r2);
+            if k == HIT_BATCH {
+                flush(k, &mut acc, hits);
+                k = 0;
+            }
+        }
+        flush(k, &mut acc, hits);
+    }
+    acc
+}
+
+#[inline(never)]
+fn gather_wrapped<A: Accumulate>(
+    grid: &UniformGrid<DVec2>,
+    center: DVec2,
+    radius: f64,
+    mut acc: A,
+) -> A {
+    grid.for_each_within(center, radius, |other, d, d2| acc.add(other, d, d2));
+    acc
+}
+
+struct ReynoldsSums {
+    me: u32,
+    sep2: f64,
+    n: u32,
+    cohere: DVec2,
+    separate: DVec2,
+    matched: DVec2,
+}
+
+impl Accumulate for ReynoldsSums {
+    #[inline(always)]
+    fn add(&mut self, other: &GridItem<DVec2>, heading: DVec2, d2: f64) {
+        if other.id == self.me {
             return;
         }
-        n += 1;
-        cohere += heading;
-        if d2 < sep2 {
-            separate -= heading;
+        self.n += 1;
+        self.cohere += heading;
+        if d2 < self.sep2 {
+            self.separate -= heading;
         }
-        matched += other.data;
-    });
-    let n = f64::from(n.max(1));
-    let v =
-        (vel + cohere / n * p.cohere + separate / n * p.separate + matched / n * p.match_factor)
-            / 2.0;
+        self.matched += other.data;
+    }
+}
+
+fn reynolds(
+    grid: &UniformGrid<DVec2>,
+    me: u32,
+    pos: DVec2,
+    vel: DVec2,
+    p: &Flocking,
+    hits: &mut Hits,
+) -> DVec2 {
+    let start = ReynoldsSums {
+        me,
+        sep2: p.separation * p.separation,
+        n: 0,
+        cohere: DVec2::ZERO,
+        separate: DVec2::ZERO,
+        matched: DVec2::ZERO,
+    };
+    let s = gather(grid, pos, p.visual_distance, start, hits);
+    let n = f64::from(s.n.max(1));
+    let v = (vel
+        + s.cohere / n * p.cohere
+        + s.separate / n * p.separate
+        + s.matched / n * p.match_factor)
+        / 2.0;
     v.try_normalize().unwrap_or(vel)
+}
+
+struct FlockersSums {
+    me: u32,
+    n_all: u32,
+    n_others: u32,
+    cohesion: DVec2,
+    consistency: DVec2,
+    avoidance: DVec2,
+}
+
+impl Accumulate for FlockersSums {
+    #[inline(always)]
+    fn add(&mut self, other: &GridItem<DVec2>, to_other: DVec2, d2: f64) {
+        // MASON measures from the other bird to this one.
+        let away = -to_other;
+        self.n_all += 1;
+        self.cohesion += away;
+        self.consistency += other.data;
+        if other.id != self.me {
+            self.n_others += 1;
+            self.avoidance += away / (d2 * d2 + 1.0);
+        }
+    }
 }
 
 /// MASON's terms: cohesion and consistency average over the neighbourhood including the bird
@@ -242,33 +375,30 @@ fn flockers(
     last: DVec2,
     p: &Flocking,
     nudge: DVec2,
+    hits: &mut Hits,
 ) -> DVec2 {
-    let (mut cohesion, mut consistency, mut avoidance) = (DVec2::ZERO, DVec2::ZERO, DVec2::ZERO);
-    let (mut n_all, mut n_others) = (0u32, 0u32);
-    grid.for_each_within(pos, p.neighborhood, |other, to_other, d2| {
-        n_all += 1;
-        // MASON measures from the other bird to this one.
-        let away = -to_other;
-        cohesion += away;
-        consistency += other.data;
-        if other.id != me {
-            n_others += 1;
-            avoidance += away / (d2 * d2 + 1.0);
-        }
-    });
-    if n_all > 0 {
-        cohesion /= f64::from(n_all);
-        consistency /= f64::from(n_all);
+    let start = FlockersSums {
+        me,
+        n_all: 0,
+        n_others: 0,
+        cohesion: DVec2::ZERO,
+        consistency: DVec2::ZERO,
+        avoidance: DVec2::ZERO,
+    };
+    let mut s = gather(grid, pos, p.neighborhood, start, hits);
+    if s.n_all > 0 {
+        s.cohesion /= f64::from(s.n_all);
+        s.consistency /= f64::from(s.n_all);
     }
-    if n_others > 0 {
-        avoidance /= f64::from(n_others);
+    if s.n_others > 0 {
+        s.avoidance /= f64::from(s.n_others);
     }
-    let cohesion = -cohesion / 10.0;
-    let avoidance = avoidance * 400.0;
+    let cohesion = -s.cohesion / 10.0;
+    let avoidance = s.avoidance * 400.0;
     let randomness = nudge.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05);
     let d = p.cohesion * cohesion
         + p.avoidance * avoidance
-        + p.consistency * consistency
+        + p.consistency * s.consistency
         + p.randomness * randomness
         + p.momentum * last;
     let len = d.length();
@@ -328,7 +458,14 @@ mod tests {
             (90.0, 90.0, -1.0, 0.0),
         ];
         let p = Flocking::default();
-        let got = reynolds(&grid(&birds, 5.0), 0, DVec2::new(50.0, 50.0), DVec2::X, &p);
+        let got = reynolds(
+            &grid(&birds, 5.0),
+            0,
+            DVec2::new(50.0, 50.0),
+            DVec2::X,
+            &p,
+            &mut hit_buffer(),
+        );
         let cohere = DVec2::new(3.5, 0.0) / 2.0 * 0.03;
         let separate = DVec2::new(-0.5, 0.0) / 2.0 * 0.015;
         let matched = DVec2::new(0.0, 2.0) / 2.0 * 0.05;
@@ -351,6 +488,7 @@ mod tests {
             DVec2::new(0.1, 0.0),
             &p,
             nudge,
+            &mut hit_buffer(),
         );
         // Cohesion over {self, other}: mean of (0,0) and (-2,0) = (-1,0); scaled by -1/10.
         let cohesion = DVec2::new(0.1, 0.0);
@@ -372,6 +510,7 @@ mod tests {
             DVec2::new(10.0, 10.0),
             DVec2::Y,
             &Flocking::default(),
+            &mut hit_buffer(),
         );
         assert!((got - DVec2::Y).length() < 1e-12);
     }

@@ -145,10 +145,10 @@ pub(crate) fn record_at(world: &mut World, tick: u64, force: bool) {
     if out.error.is_some() {
         return;
     }
-    let metrics_due = out.last_metrics != Some(tick) && (force || tick % out.every == 0);
-    let snapshot_due = out
-        .snapshots
-        .is_some_and(|every| out.last_snapshot != Some(tick) && (force || tick % every == 0));
+    let metrics_due = out.last_metrics != Some(tick) && (force || tick.is_multiple_of(out.every));
+    let snapshot_due = out.snapshots.is_some_and(|every| {
+        out.last_snapshot != Some(tick) && (force || tick.is_multiple_of(every))
+    });
     if metrics_due {
         let values = world.resource_scope(|world, mut set: bevy_ecs::world::Mut<'_, MetricSet>| {
             set.compute(world);

@@ -116,7 +116,9 @@ impl Scenario {
     /// Parses and resolves scenario text; `origin` names it in errors.
     pub fn parse(src: &str, origin: &str, registry: &Registry) -> Result<Scenario, ScenarioError> {
         let locator = Locator::new(src);
-        let ext = extensions_of(src);
+        // Optional fields take plain values (`ticks: 100`) whether or not the file enables
+        // `implicit_some`; `Some(100)` works too.
+        let ext = extensions_of(src) | Extensions::IMPLICIT_SOME;
         let opts = ron::Options::default().with_default_extension(ext);
         let file: ScenarioOf<RawParams<'_>> = opts.from_str(src).map_err(|e| {
             spanned_error(origin, &locator, &e, e.span.start.line, e.span.start.col)
@@ -391,10 +393,11 @@ fn fill_metric_params(
                 unknown_name_message("metric", &name, &registry.names(crate::PluginKind::Metric)),
             )
         })?;
-        if !s.record.metric_params.contains_key(&name) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = s.record.metric_params.entry(name)
+        {
             let v = (entry.info.codec.normalize)(&Value::Object(Default::default()))
                 .map_err(|m| ctx.at(&path, m))?;
-            s.record.metric_params.insert(name, Params(v));
+            slot.insert(Params(v));
         }
     }
     Ok(())
@@ -534,10 +537,8 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         (entry.validate)(&params.0, &vctx)
             .map_err(|m| ctx.at(&format!("record.metric_params.{name}"), m))?;
     }
-    if let Some(stop) = &s.stop {
-        if !stop.value.is_finite() {
-            return Err(ctx.at("stop.value", "must be a finite number"));
-        }
+    if s.stop.as_ref().is_some_and(|stop| !stop.value.is_finite()) {
+        return Err(ctx.at("stop.value", "must be a finite number"));
     }
     Ok(())
 }

@@ -33,6 +33,8 @@ pub struct UniformGrid<T> {
     cell_h: f64,
     starts: Vec<u32>,
     items: Vec<GridItem<T>>,
+    xs: Vec<f64>,
+    ys: Vec<f64>,
     staging: Vec<GridItem<T>>,
     cells: Vec<u32>,
     perm: Vec<u32>,
@@ -57,6 +59,8 @@ impl<T: Copy> UniformGrid<T> {
             cell_h: 1.0,
             starts: vec![0, 0],
             items: Vec::new(),
+            xs: Vec::new(),
+            ys: Vec::new(),
             staging: Vec::new(),
             cells: Vec::new(),
             perm: Vec::new(),
@@ -148,6 +152,21 @@ impl<T: Copy> UniformGrid<T> {
         let staging = &self.staging;
         self.items
             .extend(self.perm.iter().map(|&i| staging[i as usize]));
+        self.xs.clear();
+        self.xs.extend(self.items.iter().map(|it| it.pos.x));
+        self.ys.clear();
+        self.ys.extend(self.items.iter().map(|it| it.pos.y));
+    }
+
+    /// The x coordinates of [`UniformGrid::items`], as a separate array so that distance
+    /// filters over [`UniformGrid::runs`] read 8 bytes per candidate instead of a whole item.
+    pub fn xs(&self) -> &[f64] {
+        &self.xs
+    }
+
+    /// The y coordinates of [`UniformGrid::items`].
+    pub fn ys(&self) -> &[f64] {
+        &self.ys
     }
 
     #[inline]
@@ -220,6 +239,34 @@ impl<T: Copy> UniformGrid<T> {
                 }
             }
         }
+    }
+
+    /// The candidates for a radius query as contiguous runs of [`UniformGrid::items`]: one
+    /// or two runs per row of cells, each with the offset that moves its items to their
+    /// image nearest `center` (add it to `item.pos`). Items in runs may lie outside the
+    /// radius; callers test the distance. Hot loops use this instead of
+    /// [`UniformGrid::for_each_within`] because plain loops over slices keep accumulators
+    /// in registers.
+    ///
+    /// Returns `None` when the query box wraps onto itself (a torus narrower than the query
+    /// diameter); use `for_each_within` then.
+    pub fn runs(&self, center: DVec2, radius: f64) -> Option<Runs<'_, T>> {
+        let rx = (radius / self.cell_w).ceil().max(0.0) as isize;
+        let ry = (radius / self.cell_h).ceil().max(0.0) as isize;
+        let (nx, ny) = (self.nx as isize, self.ny as isize);
+        if self.torus && (2 * rx + 1 > nx || 2 * ry + 1 > ny) {
+            return None;
+        }
+        let (cx, cy) = cell_coords(center, self.cell_w, self.cell_h, self.nx, self.ny);
+        Some(Runs {
+            grid: self,
+            cx: cx as isize,
+            cy: cy as isize,
+            rx,
+            ry,
+            dy: -ry,
+            pending: None,
+        })
     }
 
     /// The query box wraps onto itself: visit each distinct cell once and use the minimum
@@ -320,6 +367,66 @@ impl<T: Copy> UniformGrid<T> {
             let (y, oy) = wrap_cell(y, ny, self.height, self.torus)?;
             Some((x, y, DVec2::new(ox, oy)))
         })
+    }
+}
+
+/// Iterator over candidate runs; see [`UniformGrid::runs`].
+#[derive(Debug)]
+pub struct Runs<'g, T> {
+    grid: &'g UniformGrid<T>,
+    cx: isize,
+    cy: isize,
+    rx: isize,
+    ry: isize,
+    dy: isize,
+    pending: Option<(std::ops::Range<usize>, DVec2)>,
+}
+
+impl<T> Runs<'_, T> {
+    fn span(&self, y: usize, x0: isize, x1: isize) -> std::ops::Range<usize> {
+        let row = y * self.grid.nx;
+        self.grid.starts[row + x0 as usize] as usize
+            ..self.grid.starts[row + x1 as usize + 1] as usize
+    }
+}
+
+impl<T> Iterator for Runs<'_, T> {
+    /// A range of indices into `items()` and the offset for its items.
+    type Item = (std::ops::Range<usize>, DVec2);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(p) = self.pending.take() {
+            return Some(p);
+        }
+        let g = self.grid;
+        let (nx, ny) = (g.nx as isize, g.ny as isize);
+        while self.dy <= self.ry {
+            let mut y = self.cy + self.dy;
+            self.dy += 1;
+            let mut oy = 0.0;
+            if y < 0 || y >= ny {
+                if !g.torus {
+                    continue;
+                }
+                oy = if y < 0 { -g.height } else { g.height };
+                y = y.rem_euclid(ny);
+            }
+            let y = y as usize;
+            let (x0, x1) = (self.cx - self.rx, self.cx + self.rx);
+            if !g.torus {
+                return Some((self.span(y, x0.max(0), x1.min(nx - 1)), DVec2::new(0.0, oy)));
+            }
+            if x0 < 0 {
+                self.pending = Some((self.span(y, 0, x1), DVec2::new(0.0, oy)));
+                return Some((self.span(y, x0 + nx, nx - 1), DVec2::new(-g.width, oy)));
+            }
+            if x1 >= nx {
+                self.pending = Some((self.span(y, 0, x1 - nx), DVec2::new(g.width, oy)));
+                return Some((self.span(y, x0, nx - 1), DVec2::new(0.0, oy)));
+            }
+            return Some((self.span(y, x0, x1), DVec2::new(0.0, oy)));
+        }
+        None
     }
 }
 
@@ -429,6 +536,36 @@ mod tests {
                 .map(|(i, _)| i as u32)
                 .collect();
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn runs_cover_exactly_the_radius_query(
+            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0), 0..200),
+            qx in 0.0f64..50.0, qy in 0.0f64..30.0,
+            radius in 0.0f64..12.0,
+            cell in 0.5f64..20.0,
+            torus in any::<bool>(),
+        ) {
+            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
+            let g = build(&s, &pts, cell);
+            let q = DVec2::new(qx, qy);
+            let mut want = Vec::new();
+            g.for_each_within(q, radius, |it, d, _| want.push((it.id, d)));
+            if let Some(runs) = g.runs(q, radius) {
+                let mut got = Vec::new();
+                for (range, off) in runs {
+                    let rel = off - q;
+                    for it in &g.items()[range] {
+                        let d = it.pos + rel;
+                        if d.length_squared() <= radius * radius {
+                            got.push((it.id, d));
+                        }
+                    }
+                }
+                got.sort_by_key(|x| x.0);
+                want.sort_by_key(|x| x.0);
+                prop_assert_eq!(got, want);
+            }
         }
 
         #[test]

@@ -119,7 +119,6 @@ fn default_out(scenario: &Scenario, file: &Path) -> PathBuf {
     PathBuf::from("runs").join(name)
 }
 
-#[expect(clippy::print_stdout, reason = "the CLI reports to the terminal")]
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let registry = registry();
     let extra = [
@@ -146,7 +145,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if !args.quiet {
         let s = &report.summary;
         let agent_steps = scenario.agent_count() as f64 * s.ticks as f64;
-        println!(
+        let mut text = String::new();
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            text,
             "{}: {} ticks ({}), {} agents, {:.3} s, {:.3e} agent-steps/s",
             args.file.display(),
             s.ticks,
@@ -156,23 +158,23 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             agent_steps / report.wall_time_s.max(1e-9)
         );
         for (name, value) in &s.metrics {
-            println!("  {name:<24} {value}");
+            let _ = writeln!(text, "  {name:<24} {value}");
         }
-        println!("  digest {:016x}", s.digest);
-        println!("  output {}", out.display());
+        let _ = writeln!(text, "  digest {:016x}", s.digest);
+        let _ = writeln!(text, "  output {}", out.display());
+        print_out(&text);
     }
     Ok(())
 }
 
-#[expect(clippy::print_stdout, reason = "the CLI reports to the terminal")]
 fn validate(file: &Path, set: &[String]) -> anyhow::Result<()> {
     let registry = registry();
     let scenario = load(file, set, &[], &registry)?;
     // Building catches what only assembly can: plug-ins whose systems conflict, placements
     // that do not fit.
     agora_engine::Sim::new(&scenario, &registry, SimOptions::default()).map_err(engine_error)?;
-    println!(
-        "{}: ok ({} populations, {} agents, {} ticks{})",
+    print_out(&format!(
+        "{}: ok ({} populations, {} agents, {} ticks{})\n",
         file.display(),
         scenario.populations.len(),
         scenario.agent_count(),
@@ -182,29 +184,37 @@ fn validate(file: &Path, set: &[String]) -> anyhow::Result<()> {
         } else {
             ""
         }
-    );
+    ));
     Ok(())
 }
 
-#[expect(clippy::print_stdout, reason = "the CLI reports to the terminal")]
 fn list() {
+    use std::fmt::Write as _;
     let registry = registry();
+    let mut text = String::new();
     for (kind, title) in [
         (PluginKind::Behavior, "Behaviors"),
         (PluginKind::Metric, "Metrics"),
     ] {
-        println!("{title}:");
+        let _ = writeln!(text, "{title}:");
         for p in registry.plugins().filter(|p| p.kind == kind) {
-            println!("  {:<24} {}", p.name, p.summary);
+            let _ = writeln!(text, "  {:<24} {}", p.name, p.summary);
             let params = p.default_params();
             if params != "()" {
                 for line in params.lines() {
-                    println!("  {:<24}   {line}", "");
+                    let _ = writeln!(text, "  {:<24}   {line}", "");
                 }
             }
         }
-        println!();
+        text.push('\n');
     }
+    print_out(&text);
+}
+
+/// Writes to stdout; a closed pipe (`agora list | head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 #[expect(
