@@ -55,8 +55,8 @@ pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
-    Behavior, Metric, PluginInfo, PluginKind, Registry, ValidateCtx, is_snake_case,
-    unknown_name_message,
+    Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
+    is_snake_case, unknown_name_message,
 };
 pub use record::{
     DirSink, MemorySink, NullSink, OutputSink, SnapshotRow, snapshot_rows, write_atomic,
@@ -76,9 +76,9 @@ pub use space::{
 pub mod prelude {
     pub use crate::{
         AgentId, AgentRng, AgentSpawn, AgentState, Behavior, DigestState, GridCell, GridItem,
-        GridNeighbors, GridOccupancy, Metric, Phase, Population, Position, Purpose, Registry,
-        Scenario, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex,
-        StableHasher, StopReason, Tick, UniformGrid, ValidateCtx, Velocity,
+        GridNeighbors, GridOccupancy, Mechanism, Metric, Phase, Population, Position, Purpose,
+        Registry, Scenario, Section, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind,
+        SpatialIndex, StableHasher, StopReason, Tick, UniformGrid, ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,

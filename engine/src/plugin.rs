@@ -90,6 +90,40 @@ pub trait Metric: Clone + Default + Serialize + DeserializeOwned + Send + Sync +
     fn compute(&mut self, world: &mut World, out: &mut Vec<f64>);
 }
 
+/// The scenario section a [`Mechanism`] is chosen in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Section {
+    /// `allocation: (protocol: "...", params: (...))`: a task-allocation protocol.
+    Allocation,
+    /// `conflicts: (policy: "...", params: (...))`: a conflict-resolution policy.
+    Conflicts,
+}
+
+/// A scenario-level plug-in chosen by name in a scenario section: task-allocation protocols
+/// and conflict-resolution policies. Like a [`Behavior`], the type is its own params struct;
+/// unlike one, it is a single resource for the whole world rather than a per-agent
+/// component, and at most one per section runs.
+pub trait Mechanism:
+    bevy_ecs::prelude::Resource + Clone + Default + Serialize + DeserializeOwned
+{
+    /// Which section selects it.
+    const SECTION: Section;
+    /// The name scenarios use; stable, unique within its section, snake_case.
+    const NAME: &'static str;
+    /// One line for `agora list`.
+    const SUMMARY: &'static str;
+
+    /// Adds the mechanism's systems. The engine has already inserted `self` as a resource.
+    fn build(sim: &mut SimBuilder<'_>);
+
+    /// Checks the params against the scenario.
+    fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<(), String> {
+        let _ = ctx;
+        Ok(())
+    }
+}
+
 /// What a plug-in's `validate` can look at.
 #[derive(Debug, Clone, Copy)]
 pub struct ValidateCtx<'a> {
@@ -163,6 +197,19 @@ pub enum PluginKind {
     Behavior,
     /// [`Metric`].
     Metric,
+    /// [`Mechanism`] of [`Section::Allocation`].
+    Protocol,
+    /// [`Mechanism`] of [`Section::Conflicts`].
+    Policy,
+}
+
+impl PluginKind {
+    fn of_section(section: Section) -> PluginKind {
+        match section {
+            Section::Allocation => PluginKind::Protocol,
+            Section::Conflicts => PluginKind::Policy,
+        }
+    }
 }
 
 impl fmt::Display for PluginKind {
@@ -170,6 +217,8 @@ impl fmt::Display for PluginKind {
         f.write_str(match self {
             PluginKind::Behavior => "behavior",
             PluginKind::Metric => "metric",
+            PluginKind::Protocol => "protocol",
+            PluginKind::Policy => "policy",
         })
     }
 }
@@ -221,6 +270,26 @@ pub(crate) struct MetricEntry {
     pub(crate) info: PluginInfo,
     pub(crate) make: MakeMetricFn,
     pub(crate) validate: ValidateFn,
+}
+
+pub(crate) type InstallMechanismFn = fn(&mut SimBuilder<'_>, &Value) -> Result<(), String>;
+
+#[derive(Clone, Copy)]
+pub(crate) struct MechanismEntry {
+    pub(crate) info: PluginInfo,
+    pub(crate) install: InstallMechanismFn,
+    pub(crate) validate: ValidateFn,
+}
+
+fn install_mechanism<M: Mechanism>(sim: &mut SimBuilder<'_>, params: &Value) -> Result<(), String> {
+    let m: M = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
+    sim.insert_resource(m);
+    M::build(sim);
+    Ok(())
+}
+
+fn validate_mechanism<M: Mechanism>(v: &Value, ctx: &ValidateCtx<'_>) -> Result<(), String> {
+    validate_typed::<M, _>(v, ctx, M::validate)
 }
 
 /// Object-safe face of [`Metric`].
@@ -284,6 +353,7 @@ fn make_metric<M: Metric>(v: &Value) -> Result<Box<dyn DynMetric>, String> {
 pub struct Registry {
     behaviors: Vec<BehaviorEntry>,
     metrics: Vec<MetricEntry>,
+    mechanisms: Vec<MechanismEntry>,
 }
 
 impl fmt::Debug for Registry {
@@ -295,6 +365,14 @@ impl fmt::Debug for Registry {
                     .behaviors
                     .iter()
                     .map(|b| b.info.name)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "mechanisms",
+                &self
+                    .mechanisms
+                    .iter()
+                    .map(|m| m.info.name)
                     .collect::<Vec<_>>(),
             )
             .field(
@@ -343,11 +421,48 @@ impl Registry {
         self
     }
 
+    /// Registers a task-allocation protocol or conflict-resolution policy.
+    pub fn mechanism<M: Mechanism>(&mut self) -> &mut Registry {
+        self.mechanisms.push(MechanismEntry {
+            info: PluginInfo {
+                name: M::NAME,
+                summary: M::SUMMARY,
+                kind: PluginKind::of_section(M::SECTION),
+                codec: Codec::of::<M>(),
+            },
+            install: install_mechanism::<M>,
+            validate: validate_mechanism::<M>,
+        });
+        self
+    }
+
+    pub(crate) fn find_mechanism(&self, kind: PluginKind, name: &str) -> Option<&MechanismEntry> {
+        self.mechanisms
+            .iter()
+            .find(|m| m.info.kind == kind && m.info.name == name)
+    }
+
+    /// The params codec of whatever plug-in sits at `site`, or the unknown-name message.
+    pub(crate) fn codec_for(&self, site: crate::scenario::ParamSite<'_>) -> Result<&Codec, String> {
+        use crate::scenario::ParamSite;
+        let (kind, name) = match site {
+            ParamSite::Behavior { name, .. } => (PluginKind::Behavior, name),
+            ParamSite::Metric { name } => (PluginKind::Metric, name),
+            ParamSite::Protocol { name } => (PluginKind::Protocol, name),
+            ParamSite::Policy { name } => (PluginKind::Policy, name),
+        };
+        self.plugins()
+            .find(|p| p.kind == kind && p.name == name)
+            .map(|p| &p.codec)
+            .ok_or_else(|| unknown_name_message(&kind.to_string(), name, &self.names(kind)))
+    }
+
     /// All plug-ins, behaviors first, each list in registration order.
     pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
         self.behaviors
             .iter()
             .map(|b| &b.info)
+            .chain(self.mechanisms.iter().map(|m| &m.info))
             .chain(self.metrics.iter().map(|m| &m.info))
     }
 

@@ -194,3 +194,157 @@ impl StopReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// Counts ticks into a resource; panics at tick `panic_at` when set.
+    #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Probe {
+        panic_at: Option<u64>,
+    }
+
+    #[derive(Resource, Default)]
+    struct Seen(u64);
+
+    impl Behavior for Probe {
+        const NAME: &'static str = "probe";
+        const SUMMARY: &'static str = "Test behavior.";
+        fn build(sim: &mut SimBuilder<'_>) {
+            sim.init_resource::<Seen>();
+            sim.add_systems(Phase::Act, probe);
+        }
+    }
+
+    fn probe(tick: Res<Tick>, mut seen: ResMut<Seen>, agents: Query<&Probe>) {
+        seen.0 += 1;
+        if agents.iter().any(|p| p.panic_at == Some(tick.0)) {
+            panic!("probe exploded at tick {}", tick.0);
+        }
+    }
+
+    /// A mechanism that records its params in a resource.
+    #[derive(Resource, Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Auctioneer {
+        rounds: u32,
+    }
+
+    impl Mechanism for Auctioneer {
+        const SECTION: Section = Section::Allocation;
+        const NAME: &'static str = "auctioneer";
+        const SUMMARY: &'static str = "Test protocol.";
+        fn build(sim: &mut SimBuilder<'_>) {
+            sim.add_systems(Phase::Decide, |mut a: ResMut<Auctioneer>| a.rounds += 1);
+        }
+        fn validate(&self, _: &ValidateCtx<'_>) -> Result<(), String> {
+            if self.rounds > 100 {
+                Err("`rounds` must be at most 100".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.behavior::<Probe>().mechanism::<Auctioneer>();
+        r
+    }
+
+    fn scenario(extra: &str, probe: &str) -> Result<Scenario, crate::ScenarioError> {
+        Scenario::parse(
+            &format!(
+                "(schema: 1, seed: 1, ticks: 5, world: (width: 10.0, height: 10.0),
+                  populations: [(behavior: \"probe\", count: 3, params: ({probe}))], {extra})"
+            ),
+            "test.ron",
+            &registry(),
+        )
+    }
+
+    #[test]
+    fn a_panicking_plugin_fails_the_run_and_keeps_its_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = scenario("record: (snapshots: 1)", "panic_at: 2").unwrap();
+        let options = RunOptions {
+            out_dir: Some(dir.path().to_path_buf()),
+            ..RunOptions::default()
+        };
+        let err = run_scenario(&s, &registry(), &options, |_, _| {}).unwrap_err();
+        assert!(matches!(err, Error::Run { tick: 2, .. }), "{err}");
+        assert!(
+            err.to_string().contains("probe exploded at tick 2"),
+            "{err}"
+        );
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["status"], "failed");
+        assert!(
+            manifest["error"]
+                .as_str()
+                .unwrap()
+                .contains("probe exploded")
+        );
+        // The states after 0, 1 and 2 steps were recorded before tick 2 panicked; the files
+        // are complete, not partial.
+        let snaps = std::fs::read_to_string(dir.path().join("snapshots.csv")).unwrap();
+        assert_eq!(snaps.lines().count(), 1 + 3 * 3);
+        assert!(!dir.path().join("snapshots.csv.partial").exists());
+    }
+
+    #[test]
+    fn mechanisms_are_selected_by_name_validated_and_installed() {
+        let s = scenario(
+            "allocation: (protocol: \"auctioneer\", params: (rounds: 7))",
+            "",
+        )
+        .unwrap();
+        let ron = s.to_ron(&registry()).unwrap();
+        assert!(ron.contains("protocol: \"auctioneer\""), "{ron}");
+        assert_eq!(
+            Scenario::parse(&ron, "again", &registry())
+                .unwrap()
+                .to_json(),
+            s.to_json()
+        );
+        let mut sim = Sim::new(&s, &registry(), SimOptions::default()).unwrap();
+        sim.run().unwrap();
+        assert_eq!(sim.world().resource::<Auctioneer>().rounds, 7 + 5);
+
+        let err = scenario("allocation: (protocol: \"auctioner\")", "").unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean `auctioneer`"),
+            "{err}"
+        );
+        assert_eq!(err.field.as_deref(), Some("allocation.protocol"));
+        let err = scenario(
+            "allocation: (protocol: \"auctioneer\", params: (rounds: 500))",
+            "",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("at most 100"), "{err}");
+        let err = scenario(
+            "allocation: (protocol: \"auctioneer\", params: (round: 5))",
+            "",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`rounds`"), "{err}");
+        assert!(err.line.is_some());
+    }
+
+    #[test]
+    fn every_phase_runs_once_per_tick() {
+        let s = scenario("", "").unwrap();
+        let mut sim = Sim::new(&s, &registry(), SimOptions::default()).unwrap();
+        sim.run().unwrap();
+        assert_eq!(sim.world().resource::<Seen>().0, 5);
+        assert_eq!(sim.tick(), 5);
+    }
+}

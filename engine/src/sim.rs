@@ -4,7 +4,7 @@ use crate::agent::{AgentId, AgentState, GridCell, Population, Position};
 use crate::digest::{DigestFns, DigestState, component_digest, resource_digest, world_digest};
 use crate::error::{Error, ScenarioError};
 use crate::phase::{EngineSet, Phase, Slot, Tick, TickSchedule};
-use crate::plugin::{DynMetric, Registry};
+use crate::plugin::{DynMetric, PluginKind, Registry};
 use crate::record::{MetricSet, NullSink, Output, OutputSink, record_at, record_output};
 use crate::rng::{AgentRng, Purpose, SimRng};
 use crate::scenario::{Placement, Scenario, StopCondition};
@@ -429,6 +429,31 @@ impl Sim {
                 (entry.install)(&mut builder);
             }
         }
+        // Mechanisms get the slots after the populations', in section order.
+        let sections = [
+            scenario
+                .allocation
+                .as_ref()
+                .map(|a| (PluginKind::Protocol, &a.protocol, &a.params)),
+            scenario
+                .conflicts
+                .as_ref()
+                .map(|c| (PluginKind::Policy, &c.policy, &c.params)),
+        ];
+        let mut slots = scenario.populations.len() as u16;
+        for (kind, name, params) in sections.into_iter().flatten() {
+            let entry = registry.find_mechanism(kind, name).ok_or_else(|| {
+                bad_input(
+                    scenario,
+                    &format!("{kind}"),
+                    format!("unknown {kind} `{name}`"),
+                )
+            })?;
+            builder.slot = slots;
+            slots += 1;
+            (entry.install)(&mut builder, &params.0)
+                .map_err(|m| bad_input(scenario, &format!("{kind}"), m))?;
+        }
         let SimBuilder {
             mut world,
             mut schedule,
@@ -436,7 +461,7 @@ impl Sim {
             ..
         } = builder;
         for phase in Phase::ALL {
-            for slot in 0..scenario.populations.len() as u16 {
+            for slot in 0..slots {
                 schedule.configure_sets(Slot(phase, slot).in_set(phase));
                 if slot > 0 {
                     schedule.configure_sets(Slot(phase, slot).after(Slot(phase, slot - 1)));
