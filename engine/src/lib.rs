@@ -41,6 +41,7 @@
 mod agent;
 mod digest;
 mod error;
+mod par;
 mod phase;
 mod plugin;
 mod record;
@@ -53,6 +54,7 @@ pub mod space;
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
+pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
@@ -83,6 +85,7 @@ pub mod prelude {
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,
     };
+    pub use bevy_ecs::schedule::IntoScheduleConfigs;
     pub use glam::DVec2;
     pub use rand::{Rng, RngExt};
 }
