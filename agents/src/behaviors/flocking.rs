@@ -117,8 +117,14 @@ struct FlockIndex {
     slot: Vec<u32>,
 }
 
+/// Marks a bird. Params live per population in [`FlockIndex`] rather than on every agent:
+/// a million birds would otherwise carry a million copies of 15 numbers.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Bird;
+
 impl Behavior for Flocking {
     const NAME: &'static str = "flocking";
+    const PARAMS_PER_AGENT: bool = false;
     const SUMMARY: &'static str =
         "Boids: Reynolds (Agents.jl comparison) or MASON Flockers formulation.";
 
@@ -196,14 +202,14 @@ impl Behavior for Flocking {
             // MASON starts every bird at rest; momentum builds from the other terms.
             FlockingModel::Flockers => DVec2::ZERO,
         };
-        agent.insert(Velocity(velocity));
+        agent.insert((Bird, Velocity(velocity)));
     }
 }
 
 fn index_flock(
     space: Res<Space>,
     mut index: ResMut<FlockIndex>,
-    birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Flocking>>,
+    birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Bird>>,
 ) {
     let index = &mut *index;
     index.grid.rebuild(
@@ -259,10 +265,7 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
     });
 }
 
-fn adopt_steering(
-    index: Res<FlockIndex>,
-    mut birds: Query<(&AgentId, &mut Velocity), With<Flocking>>,
-) {
+fn adopt_steering(index: Res<FlockIndex>, mut birds: Query<(&AgentId, &mut Velocity), With<Bird>>) {
     birds.par_iter_mut().for_each(|(id, mut vel)| {
         vel.0 = index.next[index.slot[id.0 as usize] as usize];
     });
@@ -307,13 +310,10 @@ fn gather<A: Accumulate>(
     // miss throws away the divisions in flight (measured: the filter-first version is about
     // 1.5x faster).
     let hits = &mut hits[..HIT_BATCH];
-    let (xs, ys, items) = (grid.xs(), grid.ys(), grid.items());
+    let items = grid.items();
     let r2 = radius * radius;
     for (range, offset) in runs {
         let rel = offset - center;
-        let start = range.start;
-        let (rx, ry) = (&xs[range.clone()], &ys[range]);
-        let mut k = 0usize;
         let flush = |k: usize, acc: &mut A, hits: &[u32]| {
             for &j in &hits[..k] {
                 let other = &items[j as usize];
@@ -321,11 +321,11 @@ fn gather<A: Accumulate>(
                 acc.add(other, d, d.length_squared());
             }
         };
-        for (i, (&x, &y)) in rx.iter().zip(ry).enumerate() {
-            let dx = x + rel.x;
-            let dy = y + rel.y;
-            hits[k] = (start + i) as u32;
-            k += usize::from(dx * dx + dy * dy <= r2);
+        let mut k = 0usize;
+        for i in range {
+            let d = items[i].pos + rel;
+            hits[k] = i as u32;
+            k += usize::from(d.length_squared() <= r2);
             if k == HIT_BATCH {
                 flush(k, &mut acc, hits);
                 k = 0;
@@ -461,8 +461,15 @@ fn flockers(
     if len > 0.0 { d / len * p.jump } else { d }
 }
 
-fn fly(space: Res<Space>, mut birds: Query<(&mut Position, &Velocity, &Flocking)>) {
-    birds.par_iter_mut().for_each(|(mut pos, vel, params)| {
+fn fly(
+    space: Res<Space>,
+    index: Res<FlockIndex>,
+    mut birds: Query<(&Population, &mut Position, &Velocity), With<Bird>>,
+) {
+    birds.par_iter_mut().for_each(|(pop, mut pos, vel)| {
+        let Some(params) = &index.params[pop.0 as usize] else {
+            return;
+        };
         let step = match params.model {
             FlockingModel::Reynolds => vel.0 * params.speed,
             FlockingModel::Flockers => vel.0,
