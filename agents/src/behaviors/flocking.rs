@@ -117,7 +117,7 @@ struct FlockIndex {
     slot: Vec<u32>,
 }
 
-/// Marks a bird. Params live per population in [`FlockIndex`] rather than on every agent:
+/// Marks a bird. Params live per population in the flock index rather than on every agent:
 /// a million birds would otherwise carry a million copies of 15 numbers.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Bird;
