@@ -58,10 +58,10 @@ impl fmt::Display for ScenarioError {
                 write!(f, ":{col}")?;
             }
         }
-        if let Some(field) = &self.field {
-            if !field.is_empty() {
-                write!(f, ": `{field}`")?;
-            }
+        if let Some(field) = &self.field
+            && !field.is_empty()
+        {
+            write!(f, ": `{field}`")?;
         }
         write!(f, ": {}", self.message)
     }

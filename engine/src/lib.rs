@@ -14,8 +14,8 @@
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
-//! #[serde(default, deny_unknown_fields)]
-//! struct Still;
+//! #[serde(deny_unknown_fields)]
+//! struct Still {}
 //! impl Behavior for Still {
 //!     const NAME: &'static str = "still";
 //!     const SUMMARY: &'static str = "Does nothing.";
@@ -25,7 +25,8 @@
 //! let mut registry = Registry::new();
 //! registry.behavior::<Still>();
 //! let scenario = Scenario::parse(
-//!     "(schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
+//!     "#![enable(implicit_some)]
+//!      (schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
 //!       populations: [(behavior: \"still\", count: 5)])",
 //!     "inline",
 //!     &registry,
@@ -41,25 +42,32 @@
 mod agent;
 mod digest;
 mod error;
+mod observables;
 mod phase;
 mod plugin;
+mod quantity;
 mod record;
 mod rng;
 mod run;
 pub mod scenario;
 mod sim;
 pub mod space;
+pub mod stats;
 
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
+pub use observables::{Opinion, TaskTally};
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Metric, PluginInfo, PluginKind, Registry, ValidateCtx, is_snake_case,
     unknown_name_message,
 };
+pub use quantity::{AgentQuantity, Quantities, QuantitySource, collect_quantity};
 pub use record::{
-    DirSink, MemorySink, NullSink, OutputSink, SnapshotRow, snapshot_rows, write_atomic,
+    Cadence, DetectedChange, DirSink, EventLog, FileId, LogEvent, MemorySink, NullSink, OutputSink,
+    Recorder, Rows, SNAPSHOT_CSV_HEADER, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC,
+    SNAPSHOT_RECORD_BYTES, SNAPSHOT_VERSION, SnapshotRow, snapshot_rows, write_atomic,
 };
 pub use rng::{AgentRng, Purpose, SimRng};
 pub use run::{ENGINE_VERSION, RunOptions, RunReport, run_scenario};
@@ -75,10 +83,11 @@ pub use space::{
 /// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AgentId, AgentRng, AgentSpawn, AgentState, Behavior, DigestState, GridCell, GridItem,
-        GridNeighbors, GridOccupancy, Metric, Phase, Population, Position, Purpose, Registry,
-        Scenario, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex,
-        StableHasher, StopReason, Tick, UniformGrid, ValidateCtx, Velocity,
+        AgentId, AgentQuantity, AgentRng, AgentSpawn, AgentState, Behavior, DigestState, EventLog,
+        GridCell, GridItem, GridNeighbors, GridOccupancy, LogEvent, Metric, Opinion, Phase,
+        Population, Position, Purpose, Registry, Scenario, Sim, SimBuilder, SimOptions, SimRng,
+        Space, SpaceKind, SpatialIndex, StableHasher, StopReason, TaskTally, Tick, UniformGrid,
+        ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,

@@ -97,6 +97,9 @@ pub struct ValidateCtx<'a> {
     pub world: &'a WorldSpec,
     /// For behaviors: the population size. For metrics: the total number of agents.
     pub count: u64,
+    /// The registry the scenario is resolved against (to check names of other plug-ins, such
+    /// as the quantities a metric summarises).
+    pub registry: &'a Registry,
 }
 
 /// Converts a plug-in's params between their RON text, the JSON data model used by overrides,
@@ -163,6 +166,8 @@ pub enum PluginKind {
     Behavior,
     /// [`Metric`].
     Metric,
+    /// [`crate::AgentQuantity`].
+    Quantity,
 }
 
 impl fmt::Display for PluginKind {
@@ -170,6 +175,7 @@ impl fmt::Display for PluginKind {
         f.write_str(match self {
             PluginKind::Behavior => "behavior",
             PluginKind::Metric => "metric",
+            PluginKind::Quantity => "quantity",
         })
     }
 }
@@ -284,6 +290,7 @@ fn make_metric<M: Metric>(v: &Value) -> Result<Box<dyn DynMetric>, String> {
 pub struct Registry {
     behaviors: Vec<BehaviorEntry>,
     metrics: Vec<MetricEntry>,
+    quantities: Vec<(PluginInfo, crate::quantity::MakeQuantityFn)>,
 }
 
 impl fmt::Debug for Registry {
@@ -343,12 +350,35 @@ impl Registry {
         self
     }
 
-    /// All plug-ins, behaviors first, each list in registration order.
+    /// Registers a per-agent quantity that metrics can summarise.
+    pub fn quantity<Q: crate::AgentQuantity>(&mut self) -> &mut Registry {
+        self.quantities.push((
+            PluginInfo {
+                name: Q::NAME,
+                summary: Q::SUMMARY,
+                kind: PluginKind::Quantity,
+                codec: Codec::of::<Q>(),
+            },
+            crate::quantity::make_quantity::<Q>,
+        ));
+        self
+    }
+
+    /// The registered quantities, as metrics use them at run time.
+    pub fn quantities(&self) -> crate::Quantities {
+        crate::Quantities {
+            entries: self.quantities.iter().map(|(i, m)| (i.name, *m)).collect(),
+        }
+    }
+
+    /// All plug-ins, behaviors first, then metrics, then quantities, each list in
+    /// registration order.
     pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
         self.behaviors
             .iter()
             .map(|b| &b.info)
             .chain(self.metrics.iter().map(|m| &m.info))
+            .chain(self.quantities.iter().map(|(i, _)| i))
     }
 
     /// Names of one kind, in registration order.

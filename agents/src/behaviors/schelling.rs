@@ -92,12 +92,12 @@ impl Behavior for Schelling {
         if self.radius == 0 {
             return Err("`radius` must be at least 1".into());
         }
-        if let Threshold::Fraction(f) = self.threshold {
-            if !(0.0..=1.0).contains(&f) {
-                return Err(format!(
-                    "`threshold: Fraction({f})` must be between 0 and 1"
-                ));
-            }
+        if let Threshold::Fraction(f) = self.threshold
+            && !(0.0..=1.0).contains(&f)
+        {
+            return Err(format!(
+                "`threshold: Fraction({f})` must be between 0 and 1"
+            ));
         }
         Ok(())
     }

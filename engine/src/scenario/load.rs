@@ -36,13 +36,13 @@ impl Serialize for RonText {
 }
 
 /// Where errors point: the origin, and a locator when the input is a file.
-struct ErrCtx<'a> {
+pub(super) struct ErrCtx<'a> {
     origin: &'a str,
     locator: Option<&'a Locator>,
 }
 
 impl ErrCtx<'_> {
-    fn at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         let mut e = ScenarioError::new(self.origin, message).at_field(path);
         if let Some((line, col)) = self.locator.and_then(|l| l.position_of(path)) {
             e = e.at(line, col);
@@ -209,6 +209,9 @@ impl Scenario {
                 metric_params,
                 every: file.record.every,
                 snapshots: file.record.snapshots,
+                snapshot_format: file.record.snapshot_format,
+                events: file.record.events,
+                detect: file.record.detect,
             },
             source: None,
         };
@@ -358,6 +361,9 @@ impl Scenario {
                 metric_params,
                 every: self.record.every,
                 snapshots: self.record.snapshots,
+                snapshot_format: self.record.snapshot_format,
+                events: self.record.events.clone(),
+                detect: self.record.detect.clone(),
             },
             source: None,
         };
@@ -391,10 +397,11 @@ fn fill_metric_params(
                 unknown_name_message("metric", &name, &registry.names(crate::PluginKind::Metric)),
             )
         })?;
-        if !s.record.metric_params.contains_key(&name) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = s.record.metric_params.entry(name)
+        {
             let v = (entry.info.codec.normalize)(&Value::Object(Default::default()))
                 .map_err(|m| ctx.at(&path, m))?;
-            s.record.metric_params.insert(name, Params(v));
+            slot.insert(Params(v));
         }
     }
     Ok(())
@@ -490,6 +497,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         let vctx = ValidateCtx {
             world: w,
             count: u64::from(p.count),
+            registry,
         };
         (entry.validate)(&p.params.0, &vctx)
             .map_err(|m| ctx.at(&format!("populations[{i}].params"), m))?;
@@ -523,6 +531,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
     let vctx = ValidateCtx {
         world: w,
         count: s.agent_count(),
+        registry,
     };
     for (name, params) in &r.metric_params {
         let entry = registry.find_metric(name).ok_or_else(|| {
@@ -534,12 +543,12 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         (entry.validate)(&params.0, &vctx)
             .map_err(|m| ctx.at(&format!("record.metric_params.{name}"), m))?;
     }
-    if let Some(stop) = &s.stop {
-        if !stop.value.is_finite() {
-            return Err(ctx.at("stop.value", "must be a finite number"));
-        }
+    if let Some(stop) = &s.stop
+        && !stop.value.is_finite()
+    {
+        return Err(ctx.at("stop.value", "must be a finite number"));
     }
-    Ok(())
+    super::record::validate(s, registry, ctx)
 }
 
 fn validate_placement(
