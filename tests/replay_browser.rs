@@ -1,8 +1,11 @@
-//! Replays of generated run folders, opened in headless Chromium: the page must report
-//! success, draw agents and charts, log nothing to the console, and draw 10k agents in
-//! well under a 60 Hz frame.
+//! Replays opened in headless Chromium: real runs made with `agora run` and `agora view`
+//! (CSV and binary snapshots), and synthetic run folders that exercise the page's corners.
+//! The page must report success, draw agents and charts, log nothing to the console, and
+//! draw 10k agents in well under a 60 Hz frame.
 //!
-//! Chromium is a required test dependency (`AGORA_CHROMIUM`, else `/usr/bin/chromium`).
+//! Chromium is a required test dependency (`AGORA_CHROMIUM`, else `/usr/bin/chromium`;
+//! `tools/ci/install-deps.sh` installs Debian's `chromium`). Set `AGORA_REPLAY_EXAMPLE_PNG`
+//! to a path to keep the screenshot of the real flocking run.
 
 use std::collections::BTreeSet;
 use std::f64::consts::TAU;
@@ -307,7 +310,163 @@ fn count_near(pixels: &[[u8; 3]], colour: [u8; 3], tolerance: i32) -> usize {
         .count()
 }
 
-// ---- tests ----------------------------------------------------------------------------
+// ---- real runs ------------------------------------------------------------------------
+
+fn agora(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(args)
+        .output()
+        .expect("the agora binary runs");
+    assert!(
+        out.status.success(),
+        "agora {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn scenario_path(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Screenshot checks shared by the real-run tests: the page is not blank, every population
+/// colour covers part of the world view, and the charts carry their line colours.
+fn check_screenshot(png_path: &Path, dom: &str, populations: usize, charts_drawn: usize) {
+    let img = read_png(png_path);
+    assert_eq!((img.width, img.height), (1280, 800));
+    let distinct: BTreeSet<[u8; 3]> = img.rgb.iter().copied().collect();
+    assert!(
+        distinct.len() > 1000,
+        "only {} colours: blank page?",
+        distinct.len()
+    );
+    let world = parse_rect(&body_attr(dom, "data-world-rect").unwrap());
+    let charts = parse_rect(&body_attr(dom, "data-charts-rect").unwrap());
+    let palette: Vec<[u8; 3]> = body_attr(dom, "data-palette")
+        .unwrap()
+        .split(',')
+        .map(hex_rgb)
+        .collect();
+    let world_px = region(&img, world);
+    for (i, &colour) in palette.iter().take(populations).enumerate() {
+        let n = count_near(&world_px, colour, 6);
+        assert!(
+            n >= 200,
+            "population {i} colour {colour:?} covers only {n} pixels"
+        );
+    }
+    let chart_colours: Vec<[u8; 3]> = body_attr(dom, "data-chart-colors")
+        .unwrap()
+        .split(',')
+        .map(hex_rgb)
+        .collect();
+    let chart_px = region(&img, charts);
+    for (i, &colour) in chart_colours.iter().take(charts_drawn).enumerate() {
+        let n = count_near(&chart_px, colour, 24);
+        assert!(
+            n >= 100,
+            "chart {i} colour {colour:?} covers only {n} pixels"
+        );
+    }
+}
+
+#[test]
+fn real_flocking_run_replays_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("flocking");
+    let run_s = run.to_str().unwrap();
+    agora(&[
+        "run",
+        &scenario_path("flocking_replay.ron"),
+        "--ticks",
+        "200",
+        "--out",
+        run_s,
+        "-q",
+    ]);
+    agora(&["view", run_s, "--color-by", "population", "-q"]);
+    let page = run.join("replay.html");
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(r#""name":"order""#),
+        "the detector's change is embedded for the chart marker"
+    );
+    let fragment = "#frame=90";
+    // 200 ticks, snapshots every 2: frames 0, 2, ..., 200; 6 metric columns.
+    let dom = load_ok(
+        &page,
+        fragment,
+        true,
+        "agora replay: ok frames=101 agents=1200 charts=6",
+    );
+    assert!(
+        dom.contains("flocking-replay") && dom.contains("north"),
+        "manifest panel"
+    );
+    let shots = tempfile::tempdir().unwrap();
+    let png_path = shots.path().join("replay.png");
+    let url = format!("file://{}{fragment}", page.display());
+    let shot = run_chromium(
+        &url,
+        &[
+            "--virtual-time-budget=5000",
+            &format!("--screenshot={}", png_path.display()),
+        ],
+    );
+    let errors = page_console_errors(&shot.stderr, &page);
+    assert!(errors.is_empty(), "console:\n{}", errors.join("\n"));
+    if let Some(example) = std::env::var_os("AGORA_REPLAY_EXAMPLE_PNG") {
+        fs::copy(&png_path, example).unwrap();
+    }
+    check_screenshot(&png_path, &dom, 3, 2);
+}
+
+#[test]
+fn binary_snapshots_replay_like_csv_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut titles = Vec::new();
+    for format in ["Csv", "Binary"] {
+        let run = dir.path().join(format);
+        let run_s = run.to_str().unwrap();
+        agora(&[
+            "run",
+            &scenario_path("vicsek.ron"),
+            "--ticks",
+            "100",
+            "--set",
+            "record.snapshots=10",
+            "--set",
+            &format!("record.snapshot_format={format}"),
+            "--out",
+            run_s,
+            "-q",
+        ]);
+        agora(&["view", run_s, "-q"]);
+        let page = run.join("replay.html");
+        let dom = load_ok(
+            &page,
+            "#frame=5",
+            true,
+            "agora replay: ok frames=11 agents=400 charts=4",
+        );
+        titles.push(title(&dom).to_owned());
+        // The embedded columns are the same numbers whichever file they came from.
+        let html = fs::read_to_string(&page).unwrap();
+        let start = html.find("id=\"agora-col-s.x\">").unwrap();
+        let end = start + html[start..].find("</script>").unwrap();
+        titles.push(html[start..end].to_owned());
+    }
+    assert_eq!(titles[0], titles[2]);
+    assert!(
+        titles[1] == titles[3],
+        "snapshot x columns differ between formats"
+    );
+}
+
+// ---- synthetic run folders --------------------------------------------------------------
 
 #[test]
 fn flocking_replay_draws_agents_and_charts() {
@@ -513,7 +672,7 @@ fn bad_data_and_script_errors_set_an_error_status() {
 }
 
 #[test]
-#[allow(
+#[expect(
     clippy::print_stderr,
     reason = "the measured frame time is the test's report"
 )]

@@ -67,7 +67,8 @@ pub use quantity::{AgentQuantity, Quantities, QuantitySource, collect_quantity};
 pub use record::{
     Cadence, DetectedChange, DirSink, EventLog, FileId, LogEvent, MemorySink, NullSink, OutputSink,
     Recorder, Rows, SNAPSHOT_CSV_HEADER, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC,
-    SNAPSHOT_RECORD_BYTES, SNAPSHOT_VERSION, SnapshotRow, snapshot_rows, write_atomic,
+    SNAPSHOT_RECORD_BYTES, SNAPSHOT_VERSION, SnapshotRow, encode_snapshot, snapshot_rows,
+    write_atomic,
 };
 pub use rng::{AgentRng, Purpose, SimRng};
 pub use run::{ENGINE_VERSION, RunOptions, RunReport, run_scenario};

@@ -668,10 +668,22 @@ impl Sim {
         let tick = self.tick;
         record_at(&mut self.world, tick, true);
         crate::record::finish(&mut self.world, tick)?;
+        // The metrics recorder has just evaluated the final state (recording it is forced);
+        // evaluating it again for the summary would cost a second pass of every metric.
+        let last = &self.world.resource::<MetricSet>().scratch;
+        let metrics = if last.len() == self.columns.len() {
+            self.columns
+                .iter()
+                .cloned()
+                .zip(last.iter().copied())
+                .collect()
+        } else {
+            self.metrics_now()
+        };
         let mut summary = RunSummary {
             ticks: tick,
             stopped_by: self.stopped_by.unwrap_or(StopReason::Ticks),
-            metrics: self.metrics_now(),
+            metrics,
             digest: self.digest(),
             changes: Vec::new(),
             events: BTreeMap::new(),

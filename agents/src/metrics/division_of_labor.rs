@@ -18,8 +18,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DivisionOfLabor {
+    /// `(agent id, start, len)` into `counts`, so no per-agent vector is allocated.
     #[serde(skip)]
-    rows: Vec<(u32, Vec<f64>)>,
+    rows: Vec<(u32, usize, usize)>,
+    #[serde(skip)]
+    counts: Vec<f64>,
 }
 
 impl Metric for DivisionOfLabor {
@@ -30,10 +33,17 @@ impl Metric for DivisionOfLabor {
     fn compute(&mut self, world: &mut World, out: &mut Vec<f64>) {
         let mut q = world.query::<(&AgentId, &TaskTally)>();
         self.rows.clear();
-        self.rows
-            .extend(q.iter(world).map(|(id, t)| (id.0, t.counts.clone())));
-        self.rows.sort_unstable_by_key(|(id, _)| *id);
-        out.push(dol(self.rows.iter().map(|(_, c)| c.as_slice())));
+        self.counts.clear();
+        for (id, t) in q.iter(world) {
+            self.rows.push((id.0, self.counts.len(), t.counts.len()));
+            self.counts.extend_from_slice(&t.counts);
+        }
+        self.rows.sort_unstable_by_key(|&(id, _, _)| id);
+        let counts = &self.counts;
+        out.push(dol(self
+            .rows
+            .iter()
+            .map(|&(_, start, len)| &counts[start..start + len])));
     }
 }
 

@@ -33,8 +33,8 @@ fn centroid(space: &Space, points: &[(u32, DVec2)]) -> DVec2 {
     }
     let axis = |coord: fn(DVec2) -> f64, extent: f64| {
         let (s, c) = points.iter().fold((0.0, 0.0), |(s, c), &(_, p)| {
-            let a = coord(p) / extent * TAU;
-            (s + a.sin(), c + a.cos())
+            let (sin, cos) = (coord(p) / extent * TAU).sin_cos();
+            (s + sin, c + cos)
         });
         (s.atan2(c) / TAU * extent).rem_euclid(extent)
     };

@@ -19,7 +19,7 @@ pub use metrics::DetectedChange;
 pub use sink::{FileId, MemorySink, NullSink, OutputSink, Rows};
 pub use snapshots::{
     SNAPSHOT_CSV_HEADER, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_RECORD_BYTES,
-    SNAPSHOT_VERSION, SnapshotRow, snapshot_rows,
+    SNAPSHOT_VERSION, SnapshotRow, encode_snapshot, snapshot_rows,
 };
 pub use writer::{DirSink, write_atomic};
 

@@ -103,37 +103,40 @@ struct Snapshot {
     format: SnapshotFormat,
 }
 
-impl Rows for Snapshot {
-    fn encode(&self, buf: &mut Vec<u8>) {
-        match self.format {
-            SnapshotFormat::Csv => {
-                buf.reserve(self.rows.len() * 64);
-                for r in &self.rows {
-                    let _ = write!(
-                        buf,
-                        "{},{},{},{},{},",
-                        self.tick, r.agent, r.population, r.x, r.y
-                    );
-                    if let Some(h) = r.heading {
-                        let _ = write!(buf, "{h}");
-                    }
-                    let _ = writeln!(buf, ",{}", r.state);
+/// Appends one snapshot's rows to `buf` in `format`: CSV lines without the header, or binary
+/// records without the file header. This is what the snapshot recorder's writer thread does
+/// with each snapshot; tools converting between the formats can use it too.
+pub fn encode_snapshot(tick: u64, rows: &[SnapshotRow], format: SnapshotFormat, buf: &mut Vec<u8>) {
+    match format {
+        SnapshotFormat::Csv => {
+            buf.reserve(rows.len() * 64);
+            for r in rows {
+                let _ = write!(buf, "{tick},{},{},{},{},", r.agent, r.population, r.x, r.y);
+                if let Some(h) = r.heading {
+                    let _ = write!(buf, "{h}");
                 }
-            }
-            SnapshotFormat::Binary => {
-                buf.reserve(self.rows.len() * SNAPSHOT_RECORD_BYTES);
-                let tick = self.tick.to_le_bytes();
-                for r in &self.rows {
-                    buf.extend_from_slice(&tick);
-                    buf.extend_from_slice(&r.agent.to_le_bytes());
-                    buf.extend_from_slice(&r.population.to_le_bytes());
-                    buf.extend_from_slice(&r.x.to_le_bytes());
-                    buf.extend_from_slice(&r.y.to_le_bytes());
-                    buf.extend_from_slice(&r.heading.unwrap_or(f64::NAN).to_le_bytes());
-                    buf.extend_from_slice(&r.state.to_le_bytes());
-                }
+                let _ = writeln!(buf, ",{}", r.state);
             }
         }
+        SnapshotFormat::Binary => {
+            buf.reserve(rows.len() * SNAPSHOT_RECORD_BYTES);
+            let tick = tick.to_le_bytes();
+            for r in rows {
+                buf.extend_from_slice(&tick);
+                buf.extend_from_slice(&r.agent.to_le_bytes());
+                buf.extend_from_slice(&r.population.to_le_bytes());
+                buf.extend_from_slice(&r.x.to_le_bytes());
+                buf.extend_from_slice(&r.y.to_le_bytes());
+                buf.extend_from_slice(&r.heading.unwrap_or(f64::NAN).to_le_bytes());
+                buf.extend_from_slice(&r.state.to_le_bytes());
+            }
+        }
+    }
+}
+
+impl Rows for Snapshot {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        encode_snapshot(self.tick, &self.rows, self.format, buf);
     }
 }
 

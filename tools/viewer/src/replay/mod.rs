@@ -1,8 +1,10 @@
 //! `agora view`: a run folder rendered as one self-contained, offline `replay.html`.
 //!
-//! The page animates `snapshots.csv` (or the binary `snapshots.bin`) on a canvas, charts every `metrics.csv` column with a
-//! cursor synchronised to playback, and shows the manifest. Data are embedded as base64 of
-//! little-endian typed-array bytes, one `<script>` element per column (see [`write_replay`]).
+//! The page animates `snapshots.csv` (or the binary `snapshots.bin`) on a canvas, charts
+//! every `metrics.csv` column with a cursor synchronised to playback (and a marker at each
+//! change its detectors found, from `events_changes.csv`), and shows the manifest. Data are
+//! embedded as base64 of little-endian typed-array bytes, one `<script>` element per column
+//! (see [`write_replay`]).
 //!
 //! The page draws its first frame synchronously while loading, then sets `document.title` to
 //! `agora replay: ok frames=F agents=N charts=C` (N: the largest agent count of a frame)
@@ -16,6 +18,7 @@
 //! frames during load and stores their mean and worst draw time in `data-draw-ms` and
 //! `data-draw-max-ms`.
 
+mod changes;
 mod csvio;
 mod encode;
 mod error;
@@ -62,6 +65,7 @@ pub fn write_replay(
     }
     let manifest = manifest::read(&run_dir.join("manifest.json"))?;
     let metrics = metrics::read(&run_dir.join("metrics.csv"))?;
+    let changes = changes::read(&run_dir.join("events_changes.csv"))?;
     // The manifest names the run's snapshot file; a folder without that list (older runs,
     // hand-made folders) is searched for either format.
     let listed = manifest.snapshot_file;
@@ -112,6 +116,7 @@ pub fn write_replay(
             &mut w,
             &manifest,
             &metrics,
+            &changes,
             snapshots.as_ref(),
             note,
             options,
@@ -238,6 +243,26 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn detected_changes_are_embedded_for_their_charts() {
+        let dir = run_folder(None);
+        let (meta, _) = embedded(
+            &fs::read_to_string(write_replay(dir.path(), None, &ReplayOptions::default()).unwrap())
+                .unwrap(),
+        );
+        assert_eq!(meta["changes"], serde_json::json!([]));
+        fs::write(
+            dir.path().join("events_changes.csv"),
+            "tick,name,metric,detector,direction,value,statistic\n1,rise,order,cusum,up,0.5,6\n",
+        )
+        .unwrap();
+        let path = write_replay(dir.path(), None, &ReplayOptions::default()).unwrap();
+        let (meta, _) = embedded(&fs::read_to_string(path).unwrap());
+        assert_eq!(meta["changes"][0]["name"], "rise");
+        assert_eq!(meta["changes"][0]["metric"], "order");
+        assert_eq!(meta["changes"][0]["tick"], 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::ReplayOptions;
+use super::changes::Change;
 use super::encode::{Base64Writer, Column};
 use super::manifest::Manifest;
 use super::metrics::Metrics;
@@ -47,6 +48,7 @@ pub(super) fn write(
     w: &mut impl Write,
     manifest: &Manifest,
     metrics: &Metrics,
+    changes: &[Change],
     snapshots: Option<&Snapshots>,
     snapshots_note: Option<&str>,
     options: &ReplayOptions,
@@ -106,6 +108,7 @@ pub(super) fn write(
             "max_trail": super::options::MAX_TRAIL,
         },
         "metrics": { "names": metrics.names, "rows": metrics.ticks.len() },
+        "changes": changes,
         "snapshots": snapshot_meta,
         "snapshots_note": snapshots_note,
         "columns": column_meta,
