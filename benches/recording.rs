@@ -43,7 +43,7 @@ fn setup(scenario: &Scenario, dir: Option<&Path>) -> Sim {
     let mut sim = Sim::new(scenario, &registry, SimOptions::default()).unwrap();
     let sink: Box<dyn OutputSink> = match dir {
         Some(d) => Box::new(DirSink::create(d).unwrap()),
-        None => Box::new(NullSink::default()),
+        None => Box::new(NullSink),
     };
     sim.set_output(sink).unwrap();
     sim

@@ -66,7 +66,7 @@ pub fn run_scenario(
     }
     let sink: Box<dyn OutputSink> = match &options.out_dir {
         Some(dir) => Box::new(DirSink::create(dir)?),
-        None => Box::new(NullSink::default()),
+        None => Box::new(NullSink),
     };
     sim.set_output(sink)?;
     let limit = sim.tick_limit();

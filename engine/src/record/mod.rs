@@ -127,7 +127,7 @@ pub(crate) struct Recording {
 impl Recording {
     pub(crate) fn new(recorders: Vec<Box<dyn Recorder>>) -> Recording {
         Recording {
-            sink: Box::new(NullSink::default()),
+            sink: Box::new(NullSink),
             slots: recorders
                 .into_iter()
                 .map(|recorder| Slot {

@@ -1,7 +1,7 @@
 //! The run progress bar: ticks, ticks per second and ETA on a terminal, nothing otherwise
 //! (logs, pipes and CI stay clean).
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 
 /// A progress bar on stderr, or nothing when stderr is not a terminal or output is quiet.
@@ -16,14 +16,18 @@ impl Progress {
         let (len, template) = if ticks > 0 {
             (
                 Some(ticks),
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} ticks  {per_sec}  ETA {eta}",
+                "{elapsed_precise} [{wide_bar}] {pos}/{len} ticks  {rate}  ETA {eta}",
             )
         } else {
-            (None, "{spinner} {elapsed_precise} tick {pos}  {per_sec}")
+            (None, "{spinner} {elapsed_precise} tick {pos}  {rate}")
         };
         let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
+            // indicatif's own `{per_sec}` prints four decimals; whole ticks read better.
+            let rate = |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} ticks/s", s.per_sec());
+            };
+            bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
         }
         Progress(Some(bar))
     }
