@@ -5,6 +5,10 @@ set -euo pipefail
 
 need=()
 # (Packages are added here as capabilities that need them land.)
+# Replay pages are tested in a real browser (tests/replay_browser.rs).
+if [ -z "${AGORA_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  need+=(chromium)
+fi
 
 if ((${#need[@]})); then
   SUDO=""

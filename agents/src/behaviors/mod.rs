@@ -3,7 +3,9 @@
 mod flocking;
 mod random_walk;
 mod schelling;
+mod vicsek;
 
 pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};
+pub use vicsek::Vicsek;
