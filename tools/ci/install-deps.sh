@@ -5,6 +5,12 @@ set -euo pipefail
 
 need=()
 # (Packages are added here as capabilities that need them land.)
+# Sweeps: tools/slurm/slurm-test.sh starts a one-node Slurm cluster (munge for its
+# authentication) and compares tables with python3.
+[ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && command -v sbatch >/dev/null 2>&1 ||
+  need+=(slurm-wlm)
+[ -x /usr/sbin/munged ] || need+=(munge)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 
 if ((${#need[@]})); then
   SUDO=""

@@ -1,4 +1,4 @@
-//! `agora`: run, validate and list scenarios.
+//! `agora`: run, validate and list scenarios; run, merge and report sweeps.
 //!
 //! The only crate that prints or parses arguments. Exit codes: 0 success, 1 failure while
 //! running, 2 bad input (scenario errors, bad flags, missing files).
@@ -9,6 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod interrupt;
+mod sweep_cli;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,6 +39,12 @@ enum Command {
     },
     /// List behaviors and metrics with their summaries and default params.
     List,
+    /// Run a sweep file: many runs in parallel, one row each in results.csv; resumable.
+    Sweep(sweep_cli::SweepArgs),
+    /// Join the results of sweep shards (or of several attempts) and list missing runs.
+    Merge(sweep_cli::MergeArgs),
+    /// Summarize a sweep: summary.csv (mean, std, 95% CI per cell) and plots.
+    Report(sweep_cli::ReportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -51,7 +60,7 @@ struct RunArgs {
     /// Threads: 1 runs the single-threaded executor; N > 1 the parallel one; 0 uses every core.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Run folder (default: runs/<scenario name>).
+    /// Run folder (default: runs/NAME, NAME being the scenario name).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Override a field, e.g. `--set world.width=200` (repeatable, applied in order).
@@ -230,6 +239,9 @@ fn main() -> ExitCode {
             list();
             Ok(())
         }
+        Command::Sweep(args) => sweep_cli::sweep(args),
+        Command::Merge(args) => sweep_cli::merge_cmd(args),
+        Command::Report(args) => sweep_cli::report_cmd(args),
     };
     match result.context("agora") {
         Ok(()) => ExitCode::SUCCESS,
