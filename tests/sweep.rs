@@ -146,6 +146,30 @@ fn every_sweep_file_expands_and_dry_runs() {
 }
 
 #[test]
+fn the_readme_sweep_example_expands_and_every_cell_resolves() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### Sweep files")
+        .expect("README has the section")..];
+    let start = section.find("```ron\n").unwrap() + "```ron\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    // As if the file sat in scenarios/sweeps/, where its relative base path points.
+    let path = repo_root().join("scenarios/sweeps/readme-example.ron");
+    let file = SweepFile::parse(example, &path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = expand(&file).unwrap();
+    assert_eq!(
+        (plan.cells, plan.runs.len()),
+        (3 * 4 * 2 * 2 * 8, 3 * 4 * 2 * 2 * 8 * 5)
+    );
+    let registry = agora_agents::registry();
+    let exec = agora_engine::sweep::SweepExecutor::new(&file, &registry).unwrap();
+    for spec in plan.runs.iter().filter(|r| r.replication == 0) {
+        exec.scenario_for(spec)
+            .unwrap_or_else(|e| panic!("cell {}: {e}", spec.cell));
+    }
+}
+
+#[test]
 fn the_flockers_sweep_has_the_documented_shape() {
     let file = repo_root().join("scenarios/sweeps/flockers_noise_density.ron");
     let plan = expand(&SweepFile::load(&file).unwrap()).unwrap();
