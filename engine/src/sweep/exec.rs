@@ -54,8 +54,16 @@ impl<'r> SweepExecutor<'r> {
                 Some(path.display().to_string()),
             ),
             BaseScenario::Inline(text) => {
-                let origin = format!("{} (inline base)", file.path.display());
-                (Scenario::parse(text, &origin, registry)?, None)
+                // Padded to where it sits in the sweep file, so that error positions are the
+                // sweep file's own.
+                let (line, column) = file.base_at.0.unwrap_or((1, 1));
+                let padded = format!(
+                    "{}{}{text}",
+                    "\n".repeat(line.saturating_sub(1)),
+                    " ".repeat(column.saturating_sub(1))
+                );
+                let origin = file.path.display().to_string();
+                (Scenario::parse(&padded, &origin, registry)?, None)
             }
         };
         init_compute_pool(1);
@@ -349,13 +357,15 @@ mod tests {
 
     #[test]
     fn a_bad_base_scenario_is_a_setup_error() {
-        let text = "(schema: 1, base: (schema: 1, seed: 1, ticks: 5, world: (width: 10.0, \
-                    height: 10.0), populations: [(behavior: \"prob\", count: 3)]), seed: 1)";
+        let text = "(schema: 1, seed: 1,\n  base: (schema: 1, seed: 1, ticks: 5,\n    \
+                    world: (width: 10.0, height: 10.0),\n    \
+                    populations: [(behavior: \"prob\", count: 3)]))";
         let file = SweepFile::parse(text, Path::new("s.ron")).unwrap();
         let err = SweepExecutor::new(&file, &registry()).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("s.ron (inline base)") && msg.contains("did you mean `probe`"),
+            msg.starts_with("base scenario: s.ron:4:30: `populations[0].behavior`")
+                && msg.contains("did you mean `probe`"),
             "{msg}"
         );
         let file = SweepFile::parse(

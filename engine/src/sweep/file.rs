@@ -222,6 +222,9 @@ pub struct SweepFile {
     pub replication: Replication,
     /// Axes in file order; the last one varies fastest.
     pub axes: Vec<Axis>,
+    /// Where the `base` value starts in the file, so that errors in an inline base scenario
+    /// can point into the sweep file.
+    pub base_at: At,
 }
 
 #[derive(Deserialize)]
@@ -428,6 +431,7 @@ impl SweepFile {
             seed: raw.seed,
             replication,
             axes,
+            base_at: at("base"),
         })
     }
 }
