@@ -55,6 +55,7 @@ pub mod scenario;
 mod sim;
 pub mod space;
 pub mod stats;
+pub mod sweep;
 
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};

@@ -1,4 +1,4 @@
-//! `agora`: run, validate and list scenarios; view and plot run folders.
+//! `agora`: run, validate and list scenarios; view and plot run folders; run, merge and report sweeps.
 //!
 //! The only crate that prints or parses arguments. Exit codes: 0 success, 1 failure while
 //! running, 2 bad input (scenario errors, bad flags, missing files).
@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod interrupt;
 mod progress;
+mod sweep_cli;
 mod view;
 
 #[derive(Parser, Debug)]
@@ -60,6 +62,12 @@ enum Command {
     View(view::ViewArgs),
     /// Plot a run's metrics over ticks as PNG and SVG line charts.
     Plot(view::PlotArgs),
+    /// Run a sweep file: many runs in parallel, one row each in results.csv; resumable.
+    Sweep(sweep_cli::SweepArgs),
+    /// Join the results of sweep shards (or of several attempts) and list missing runs.
+    Merge(sweep_cli::MergeArgs),
+    /// Summarize a sweep: summary.csv (mean, std, 95% CI per cell) and plots.
+    Report(sweep_cli::ReportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -285,6 +293,9 @@ fn main() -> ExitCode {
         }
         Command::View(args) => view::view(&args, verbosity),
         Command::Plot(args) => view::plot(&args, verbosity),
+        Command::Sweep(args) => sweep_cli::sweep(args),
+        Command::Merge(args) => sweep_cli::merge_cmd(args),
+        Command::Report(args) => sweep_cli::report_cmd(args),
     };
     match result.context("agora") {
         Ok(()) => ExitCode::SUCCESS,
