@@ -3,16 +3,18 @@
 
 pub mod behaviors;
 pub mod metrics;
+pub mod quantities;
 
 use agora_engine::Registry;
 
-/// Every built-in behavior and metric: the one explicit list scenarios are resolved against.
-/// Add yours here, one line each.
+/// Every built-in behavior, metric and per-agent quantity: the one explicit list scenarios
+/// are resolved against. Add yours here, one line each.
 pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
         .behavior::<behaviors::Schelling>()
+        .behavior::<behaviors::Vicsek>()
         .behavior::<behaviors::Forager>()
         .behavior::<behaviors::Gossip>();
     registry
@@ -21,15 +23,29 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::MeanNnDistance>()
         .metric::<metrics::FractionHappy>()
         .metric::<metrics::MeanSimilarFraction>()
+        .metric::<metrics::MinNnDistance>()
+        .metric::<metrics::Milling>()
+        .metric::<metrics::Clusters>()
+        .metric::<metrics::SpatialEntropy>()
+        .metric::<metrics::Gini>()
+        .metric::<metrics::Jain>()
+        .metric::<metrics::OpinionVariance>()
+        .metric::<metrics::OpinionClusters>()
+        .metric::<metrics::DivisionOfLabor>()
         .metric::<metrics::Messages>()
         .metric::<metrics::CommGraph>()
         .metric::<metrics::TopologyShape>()
         .metric::<metrics::MemoryUse>()
-        .metric::<metrics::OpinionVariance>()
         .metric::<metrics::OpinionSpread>()
         .metric::<metrics::ConsensusTick>()
         .metric::<metrics::Foraging>()
         .metric::<metrics::Pheromone>();
+    registry
+        .quantity::<quantities::Speed>()
+        .quantity::<quantities::Neighbors>()
+        .quantity::<quantities::State>()
+        .quantity::<quantities::OpinionValue>()
+        .quantity::<quantities::Work>();
 }
 
 /// A registry holding [`register_all`]'s plug-ins.

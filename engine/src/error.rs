@@ -58,9 +58,7 @@ impl fmt::Display for ScenarioError {
                 write!(f, ":{col}")?;
             }
         }
-        if let Some(field) = &self.field
-            && !field.is_empty()
-        {
+        if let Some(field) = self.field.as_deref().filter(|f| !f.is_empty()) {
             write!(f, ": `{field}`")?;
         }
         write!(f, ": {}", self.message)

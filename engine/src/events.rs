@@ -5,6 +5,7 @@ use crate::agent::{AgentId, AgentState, GridCell, Population, Position};
 use crate::error::{Error, ScenarioError};
 use crate::phase::{EngineSet, Tick};
 use crate::plugin::{Registry, SpawnFn};
+use crate::record::{Cadence, FileId, OutputSink, Recorder, Rows};
 use crate::rng::{Purpose, SimRng};
 use crate::scenario::{Placement, Scenario};
 use crate::sim::{Obstacles, continuous_position};
@@ -215,6 +216,77 @@ impl Journal {
     }
 }
 
+/// Writes the [`Journal`] to `events.csv` (`tick,agent,event,detail`), the new entries of
+/// each tick as they come. The file is created with the first entry, so a run in which
+/// nothing notable happens has none.
+#[derive(Default)]
+pub(crate) struct JournalRecorder {
+    file: Option<FileId>,
+    written: usize,
+}
+
+/// Journal rows on their way to `events.csv`.
+struct JournalRows(Vec<JournalEntry>);
+
+impl Rows for JournalRows {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        use std::io::Write as _;
+        for e in &self.0 {
+            let detail = e.detail.replace('"', "\"\"");
+            let _ = writeln!(buf, "{},{},{},\"{detail}\"", e.tick, e.agent, e.kind);
+        }
+    }
+}
+
+impl Recorder for JournalRecorder {
+    fn name(&self) -> &str {
+        "journal"
+    }
+
+    fn cadence(&self) -> Cadence {
+        Cadence::Every(1)
+    }
+
+    fn begin(&mut self, _world: &mut World, _out: &mut dyn OutputSink) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        world: &mut World,
+        _tick: u64,
+        out: &mut dyn OutputSink,
+    ) -> Result<(), Error> {
+        let Some(journal) = world.get_resource::<Journal>() else {
+            return Ok(());
+        };
+        let new = journal.entries.get(self.written..).unwrap_or_default();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let rows = JournalRows(new.to_vec());
+        self.written = journal.entries.len();
+        let file = match self.file {
+            Some(f) => f,
+            None => {
+                let f = out.create("events.csv", b"tick,agent,event,detail\n".to_vec())?;
+                self.file = Some(f);
+                f
+            }
+        };
+        out.write(file, Box::new(rows))
+    }
+
+    fn finish(
+        &mut self,
+        world: &mut World,
+        tick: u64,
+        out: &mut dyn OutputSink,
+    ) -> Result<(), Error> {
+        self.record(world, tick, out)
+    }
+}
+
 /// Called with newly spawned agents `(entity, id, population)` so that subsystems can give
 /// them their components (mailboxes, for instance).
 pub(crate) type SpawnHook = fn(&mut World, &[(Entity, u32, u16)]);
@@ -398,26 +470,25 @@ fn spawn(
         Vec::new()
     };
     let mut draw = rng.global(EVENTS_CHANNEL + index as u32, tick, Purpose::PLACEMENT);
-    for k in 0..count {
+    let one_per_cell = world.get_resource::<GridOccupancy>().is_some();
+    // On a grid, joiners need free cells: with one agent per cell, at most one joins per free
+    // cell, and none join when the region has no cell at all.
+    let count = match space.kind {
+        SpaceKind::Continuous => count,
+        SpaceKind::Grid if cells.is_empty() => 0,
+        SpaceKind::Grid if one_per_cell => count.min(cells.len() as u32),
+        SpaceKind::Grid => count,
+    };
+    let mut base = |world: &mut World, k: u32| -> Entity {
         let id = first + k;
+        let common = (AgentId(id), Population(pop), AgentState::default());
         let e = match space.kind {
             SpaceKind::Continuous => {
                 let mut r = rng.agent(id, tick, Purpose::PLACEMENT);
                 let p = continuous_position(&placement, &space, &mut r, k);
-                world
-                    .spawn((
-                        AgentId(id),
-                        Population(pop),
-                        Position(p),
-                        AgentState::default(),
-                    ))
-                    .id()
+                world.spawn((common, Position(p))).id()
             }
             SpaceKind::Grid => {
-                if cells.is_empty() {
-                    break;
-                }
-                let one_per_cell = world.get_resource::<GridOccupancy>().is_some();
                 let j = draw.below(cells.len() as u64) as usize;
                 let cell = if one_per_cell {
                     cells.swap_remove(j)
@@ -427,15 +498,14 @@ fn spawn(
                 if let Some(mut occ) = world.get_resource_mut::<GridOccupancy>() {
                     let _ = occ.place(cell, id);
                 }
-                world
-                    .spawn((AgentId(id), Population(pop), cell, AgentState::default()))
-                    .id()
+                world.spawn((common, cell)).id()
             }
         };
         world.resource_mut::<AgentDirectory>().add(id, e, pop);
         agents.push((e, id));
-    }
-    if let Err(message) = spawn_fn(world, &params, &agents) {
+        e
+    };
+    if let Err(message) = spawn_fn(world, &params, first, count, &mut base) {
         world.resource_mut::<Journal>().push(
             tick,
             first,

@@ -14,7 +14,7 @@
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
-//! #[serde(default, deny_unknown_fields)]
+//! #[serde(deny_unknown_fields)]
 //! struct Still {}
 //! impl Behavior for Still {
 //!     const NAME: &'static str = "still";
@@ -25,7 +25,8 @@
 //! let mut registry = Registry::new();
 //! registry.behavior::<Still>();
 //! let scenario = Scenario::parse(
-//!     "(schema: 1, seed: 1, ticks: Some(3), world: (width: 10.0, height: 10.0),
+//!     "#![enable(implicit_some)]
+//!      (schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
 //!       populations: [(behavior: \"still\", count: 5)])",
 //!     "inline",
 //!     &registry,
@@ -44,29 +45,46 @@ mod digest;
 mod error;
 mod events;
 mod field;
+pub mod intent;
 pub mod memory;
+mod observables;
+mod par;
 mod phase;
 pub mod planning;
 mod plugin;
+mod quantity;
 mod record;
 mod rng;
 mod run;
 pub mod scenario;
 mod sim;
 pub mod space;
+pub mod stats;
+pub mod sweep;
 
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
 pub use events::{AgentDirectory, EventAction, EventSpec, Journal, JournalEntry};
 pub use field::GridField;
+pub use intent::{
+    Conflict, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested, DeadlockAction,
+    DeadlockSpec, Intent, Outcome, Party, ResourceId, Resources, Ruling, TaskClaims, Urgency,
+    VictimOrder, VictimRule,
+};
+pub use observables::{Opinion, TaskTally};
+pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
-    Behavior, Metric, PluginInfo, PluginKind, Registry, ValidateCtx, is_snake_case,
-    unknown_name_message,
+    Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
+    is_snake_case, unknown_name_message,
 };
+pub use quantity::{AgentQuantity, Quantities, QuantitySource, collect_quantity};
 pub use record::{
-    DirSink, MemorySink, NullSink, OutputSink, SnapshotRow, snapshot_rows, write_atomic,
+    Cadence, DetectedChange, DirSink, EventLog, FileId, LogEvent, MemorySink, NullSink, OutputSink,
+    Recorder, Rows, SNAPSHOT_CSV_HEADER, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC,
+    SNAPSHOT_RECORD_BYTES, SNAPSHOT_VERSION, SnapshotRow, encode_snapshot, snapshot_rows,
+    write_atomic,
 };
 pub use rng::{AgentRng, Purpose, SimRng};
 pub use run::{ENGINE_VERSION, RunOptions, RunReport, run_scenario};
@@ -82,14 +100,17 @@ pub use space::{
 /// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AgentId, AgentRng, AgentSpawn, AgentState, Behavior, DigestState, GridCell, GridItem,
-        GridNeighbors, GridOccupancy, Metric, Phase, Population, Position, Purpose, Registry,
-        Scenario, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex,
-        StableHasher, StopReason, Tick, UniformGrid, ValidateCtx, Velocity,
+        AgentId, AgentQuantity, AgentRng, AgentSpawn, AgentState, Behavior, ConflictKind,
+        Conflicts, DigestState, EventLog, GridCell, GridItem, GridNeighbors, GridOccupancy, Intent,
+        LogEvent, Mechanism, Metric, Opinion, Outcome, Phase, Population, Position, Purpose,
+        Registry, ResourceId, Resources, Ruling, Scenario, Section, Sim, SimBuilder, SimOptions,
+        SimRng, Space, SpaceKind, SpatialIndex, StableHasher, StopReason, TaskTally, Tick,
+        UniformGrid, Urgency, ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,
     };
+    pub use bevy_ecs::schedule::IntoScheduleConfigs;
     pub use glam::DVec2;
     pub use rand::{Rng, RngExt};
 

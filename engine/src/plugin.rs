@@ -46,6 +46,13 @@ pub trait Behavior: Component + Clone + Default + Serialize + DeserializeOwned {
     /// One line for `agora list`.
     const SUMMARY: &'static str;
 
+    /// Whether each agent carries a copy of the params (default `true`). Behaviors meant for
+    /// millions of agents with large params can set it to `false` to save the memory; they
+    /// then keep params per population themselves (see [`SimBuilder::populations_of`]) and
+    /// insert a marker component of their own in [`Behavior::spawn`] for their systems to
+    /// select agents by.
+    const PARAMS_PER_AGENT: bool = true;
+
     /// Adds the behavior's systems and resources. Called once per simulation, however many
     /// populations use the behavior.
     fn build(sim: &mut SimBuilder<'_>);
@@ -58,8 +65,8 @@ pub trait Behavior: Component + Clone + Default + Serialize + DeserializeOwned {
     }
 
     /// Adds per-agent components at spawn time (initial heading, memory, ...). The engine has
-    /// already inserted [`crate::AgentId`], [`crate::Population`], a position, and a clone of
-    /// the params.
+    /// already inserted [`crate::AgentId`], [`crate::Population`], a position, and (unless
+    /// [`Behavior::PARAMS_PER_AGENT`] is `false`) a clone of the params.
     fn spawn(&self, agent: &mut AgentSpawn<'_>) {
         let _ = agent;
     }
@@ -90,6 +97,40 @@ pub trait Metric: Clone + Default + Serialize + DeserializeOwned + Send + Sync +
     fn compute(&mut self, world: &mut World, out: &mut Vec<f64>);
 }
 
+/// The scenario section a [`Mechanism`] is chosen in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Section {
+    /// `allocation: (protocol: "...", params: (...))`: a task-allocation protocol.
+    Allocation,
+    /// `conflicts: (policy: "...", params: (...))`: a conflict-resolution policy.
+    Conflicts,
+}
+
+/// A scenario-level plug-in chosen by name in a scenario section: task-allocation protocols
+/// and conflict-resolution policies. Like a [`Behavior`], the type is its own params struct;
+/// unlike one, it is a single resource for the whole world rather than a per-agent
+/// component, and at most one per section runs.
+pub trait Mechanism:
+    bevy_ecs::prelude::Resource + Clone + Default + Serialize + DeserializeOwned
+{
+    /// Which section selects it.
+    const SECTION: Section;
+    /// The name scenarios use; stable, unique within its section, snake_case.
+    const NAME: &'static str;
+    /// One line for `agora list`.
+    const SUMMARY: &'static str;
+
+    /// Adds the mechanism's systems. The engine has already inserted `self` as a resource.
+    fn build(sim: &mut SimBuilder<'_>);
+
+    /// Checks the params against the scenario.
+    fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<(), String> {
+        let _ = ctx;
+        Ok(())
+    }
+}
+
 /// What a plug-in's `validate` can look at.
 #[derive(Debug, Clone, Copy)]
 pub struct ValidateCtx<'a> {
@@ -97,6 +138,9 @@ pub struct ValidateCtx<'a> {
     pub world: &'a WorldSpec,
     /// For behaviors: the population size. For metrics: the total number of agents.
     pub count: u64,
+    /// The registry the scenario is resolved against (to check names of other plug-ins, such
+    /// as the quantities a metric summarises).
+    pub registry: &'a Registry,
 }
 
 /// Converts a plug-in's params between their RON text, the JSON data model used by overrides,
@@ -163,6 +207,21 @@ pub enum PluginKind {
     Behavior,
     /// [`Metric`].
     Metric,
+    /// [`Mechanism`] of [`Section::Allocation`].
+    Protocol,
+    /// [`Mechanism`] of [`Section::Conflicts`].
+    Policy,
+    /// [`crate::AgentQuantity`].
+    Quantity,
+}
+
+impl PluginKind {
+    fn of_section(section: Section) -> PluginKind {
+        match section {
+            Section::Allocation => PluginKind::Protocol,
+            Section::Conflicts => PluginKind::Policy,
+        }
+    }
 }
 
 impl fmt::Display for PluginKind {
@@ -170,6 +229,9 @@ impl fmt::Display for PluginKind {
         f.write_str(match self {
             PluginKind::Behavior => "behavior",
             PluginKind::Metric => "metric",
+            PluginKind::Protocol => "protocol",
+            PluginKind::Policy => "policy",
+            PluginKind::Quantity => "quantity",
         })
     }
 }
@@ -203,7 +265,15 @@ impl fmt::Debug for PluginInfo {
 }
 
 pub(crate) type InstallFn = fn(&mut SimBuilder<'_>);
-pub(crate) type SpawnFn = fn(&mut World, &Value, &[(Entity, u32)]) -> Result<(), String>;
+/// Spawns `count` agents with ids `first..first + count`; the callback creates each agent's
+/// entity with its engine components.
+pub(crate) type SpawnFn = fn(
+    &mut World,
+    &Value,
+    u32,
+    u32,
+    &mut dyn FnMut(&mut World, u32) -> Entity,
+) -> Result<(), String>;
 pub(crate) type ValidateFn = fn(&Value, &ValidateCtx<'_>) -> Result<(), String>;
 pub(crate) type MakeMetricFn = fn(&Value) -> Result<Box<dyn DynMetric>, String>;
 
@@ -221,6 +291,26 @@ pub(crate) struct MetricEntry {
     pub(crate) info: PluginInfo,
     pub(crate) make: MakeMetricFn,
     pub(crate) validate: ValidateFn,
+}
+
+pub(crate) type InstallMechanismFn = fn(&mut SimBuilder<'_>, &Value) -> Result<(), String>;
+
+#[derive(Clone, Copy)]
+pub(crate) struct MechanismEntry {
+    pub(crate) info: PluginInfo,
+    pub(crate) install: InstallMechanismFn,
+    pub(crate) validate: ValidateFn,
+}
+
+fn install_mechanism<M: Mechanism>(sim: &mut SimBuilder<'_>, params: &Value) -> Result<(), String> {
+    let m: M = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
+    sim.insert_resource(m);
+    M::build(sim);
+    Ok(())
+}
+
+fn validate_mechanism<M: Mechanism>(v: &Value, ctx: &ValidateCtx<'_>) -> Result<(), String> {
+    validate_typed::<M, _>(v, ctx, M::validate)
 }
 
 /// Object-safe face of [`Metric`].
@@ -245,12 +335,17 @@ fn install_behavior<B: Behavior>(sim: &mut SimBuilder<'_>) {
 fn spawn_behavior<B: Behavior>(
     world: &mut World,
     params: &Value,
-    agents: &[(Entity, u32)],
+    first: u32,
+    count: u32,
+    base: &mut dyn FnMut(&mut World, u32) -> Entity,
 ) -> Result<(), String> {
     let params: B = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
-    for &(entity, id) in agents {
-        let mut agent = AgentSpawn::new(world, entity, id);
-        agent.insert(params.clone());
+    for k in 0..count {
+        let entity = base(world, k);
+        let mut agent = AgentSpawn::new(world, entity, first + k);
+        if B::PARAMS_PER_AGENT {
+            agent.insert(params.clone());
+        }
         params.spawn(&mut agent);
     }
     Ok(())
@@ -284,6 +379,8 @@ fn make_metric<M: Metric>(v: &Value) -> Result<Box<dyn DynMetric>, String> {
 pub struct Registry {
     behaviors: Vec<BehaviorEntry>,
     metrics: Vec<MetricEntry>,
+    mechanisms: Vec<MechanismEntry>,
+    quantities: Vec<(PluginInfo, crate::quantity::MakeQuantityFn)>,
 }
 
 impl fmt::Debug for Registry {
@@ -295,6 +392,14 @@ impl fmt::Debug for Registry {
                     .behaviors
                     .iter()
                     .map(|b| b.info.name)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "mechanisms",
+                &self
+                    .mechanisms
+                    .iter()
+                    .map(|m| m.info.name)
                     .collect::<Vec<_>>(),
             )
             .field(
@@ -343,12 +448,72 @@ impl Registry {
         self
     }
 
-    /// All plug-ins, behaviors first, each list in registration order.
+    /// Registers a task-allocation protocol or conflict-resolution policy.
+    pub fn mechanism<M: Mechanism>(&mut self) -> &mut Registry {
+        self.mechanisms.push(MechanismEntry {
+            info: PluginInfo {
+                name: M::NAME,
+                summary: M::SUMMARY,
+                kind: PluginKind::of_section(M::SECTION),
+                codec: Codec::of::<M>(),
+            },
+            install: install_mechanism::<M>,
+            validate: validate_mechanism::<M>,
+        });
+        self
+    }
+
+    pub(crate) fn find_mechanism(&self, kind: PluginKind, name: &str) -> Option<&MechanismEntry> {
+        self.mechanisms
+            .iter()
+            .find(|m| m.info.kind == kind && m.info.name == name)
+    }
+
+    /// The params codec of whatever plug-in sits at `site`, or the unknown-name message.
+    pub(crate) fn codec_for(&self, site: crate::scenario::ParamSite<'_>) -> Result<&Codec, String> {
+        use crate::scenario::ParamSite;
+        let (kind, name) = match site {
+            ParamSite::Behavior { name, .. } => (PluginKind::Behavior, name),
+            ParamSite::Metric { name } => (PluginKind::Metric, name),
+            ParamSite::Protocol { name } => (PluginKind::Protocol, name),
+            ParamSite::Policy { name } => (PluginKind::Policy, name),
+        };
+        self.plugins()
+            .find(|p| p.kind == kind && p.name == name)
+            .map(|p| &p.codec)
+            .ok_or_else(|| unknown_name_message(&kind.to_string(), name, &self.names(kind)))
+    }
+
+    /// Registers a per-agent quantity that metrics can summarise.
+    pub fn quantity<Q: crate::AgentQuantity>(&mut self) -> &mut Registry {
+        self.quantities.push((
+            PluginInfo {
+                name: Q::NAME,
+                summary: Q::SUMMARY,
+                kind: PluginKind::Quantity,
+                codec: Codec::of::<Q>(),
+            },
+            crate::quantity::make_quantity::<Q>,
+        ));
+        self
+    }
+
+    /// The registered quantities, as metrics use them at run time.
+    pub fn quantities(&self) -> crate::Quantities {
+        crate::Quantities {
+            entries: self.quantities.iter().map(|(i, m)| (i.name, *m)).collect(),
+        }
+    }
+
+    /// All plug-ins: behaviors, mechanisms, metrics, then quantities, each list in
+    /// registration order.
     pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
         self.behaviors
             .iter()
             .map(|b| &b.info)
+            .chain(self.mechanisms.iter().map(|m| &m.info))
             .chain(self.metrics.iter().map(|m| &m.info))
+            .chain(self.quantities.iter().map(|(i, _)| i))
     }
 
     /// Names of one kind, in registration order.

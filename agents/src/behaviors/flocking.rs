@@ -12,6 +12,7 @@
 //! moves birds one at a time. Simultaneous update is what makes the result independent of
 //! visiting order and thread count; it is also what krABMaga does.
 
+use agora_engine::par_chunks_mut;
 use agora_engine::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -93,35 +94,65 @@ impl Flocking {
 }
 
 /// Positions and velocities of every bird at the start of the tick.
+/// What a bird's neighbours may read of it: its velocity at the start of the tick, and its
+/// population (whose params it follows).
+#[derive(Debug, Clone, Copy, Default)]
+struct Boid {
+    vel: DVec2,
+    pop: u16,
+}
+
+/// The flock at the start of the tick, and the new velocities being computed.
+///
+/// Velocities are computed in the index's cell order rather than in entity order: consecutive
+/// birds then share most of their candidate cells, which stay in cache. At 100k birds this
+/// made a tick about twice as fast; `slot` maps agent ids back to index positions.
 #[derive(Resource, Default)]
 struct FlockIndex {
-    grid: UniformGrid<DVec2>,
+    grid: UniformGrid<Boid>,
     radius: f64,
+    /// Params by population index (`None` for populations of other behaviors).
+    params: Vec<Option<Flocking>>,
+    next: Vec<DVec2>,
+    slot: Vec<u32>,
 }
+
+/// Marks a bird. Params live per population in the flock index rather than on every agent:
+/// a million birds would otherwise carry a million copies of 15 numbers.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Bird;
 
 impl Behavior for Flocking {
     const NAME: &'static str = "flocking";
+    const PARAMS_PER_AGENT: bool = false;
     const SUMMARY: &'static str =
         "Boids: Reynolds (Agents.jl comparison) or MASON Flockers formulation.";
 
     fn build(sim: &mut SimBuilder) {
-        let radius = sim
-            .populations_of(Self::NAME)
+        let scenario = sim.scenario();
+        let params: Vec<Option<Flocking>> = scenario
+            .populations
             .iter()
-            .filter_map(|&i| {
-                serde_json::from_value::<Flocking>(
-                    sim.scenario().populations[i as usize].params.0.clone(),
-                )
-                .ok()
+            .map(|p| {
+                (p.behavior == Self::NAME)
+                    .then(|| serde_json::from_value::<Flocking>(p.params.0.clone()).ok())
+                    .flatten()
             })
-            .map(|f| f.radius())
+            .collect();
+        let radius = params
+            .iter()
+            .flatten()
+            .map(Flocking::radius)
             .fold(0.0, f64::max);
         sim.insert_resource(FlockIndex {
             grid: UniformGrid::new(),
             radius,
+            params,
+            next: Vec::new(),
+            slot: Vec::new(),
         });
         sim.add_systems(Phase::Sense, index_flock)
-            .add_systems(Phase::Decide, steer)
+            .add_systems(Phase::Decide, (steer, adopt_steering).chain())
             .add_systems(Phase::Act, fly);
     }
 
@@ -171,112 +202,274 @@ impl Behavior for Flocking {
             // MASON starts every bird at rest; momentum builds from the other terms.
             FlockingModel::Flockers => DVec2::ZERO,
         };
-        agent.insert(Velocity(velocity));
+        agent.insert((Bird, Velocity(velocity)));
     }
 }
 
 fn index_flock(
     space: Res<Space>,
     mut index: ResMut<FlockIndex>,
-    birds: Query<(&AgentId, &Position, &Velocity), With<Flocking>>,
+    birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Bird>>,
 ) {
     let index = &mut *index;
     index.grid.rebuild(
         &space,
         index.radius,
-        birds.iter().map(|(id, p, v)| GridItem {
+        birds.iter().map(|(id, pop, p, v)| GridItem {
             pos: p.0,
             id: id.0,
-            data: v.0,
+            data: Boid {
+                vel: v.0,
+                pop: pop.0,
+            },
         }),
     );
+    let max_id = index
+        .grid
+        .items()
+        .iter()
+        .map(|it| it.id)
+        .max()
+        .map_or(0, |m| m as usize + 1);
+    index.slot.resize(max_id, u32::MAX);
+    for (k, it) in index.grid.items().iter().enumerate() {
+        index.slot[it.id as usize] = k as u32;
+    }
 }
 
-fn steer(
-    tick: Res<Tick>,
-    rng: Res<SimRng>,
-    index: Res<FlockIndex>,
-    mut birds: Query<(&AgentId, &Position, &mut Velocity, &Flocking)>,
-) {
-    birds.par_iter_mut().for_each(|(id, pos, mut vel, params)| {
-        vel.0 = match params.model {
-            FlockingModel::Reynolds => reynolds(&index.grid, id.0, pos.0, vel.0, params),
-            FlockingModel::Flockers => {
-                let mut r = rng.agent(id.0, tick.0, Purpose::DECIDE);
-                let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
-                flockers(&index.grid, id.0, pos.0, vel.0, params, nudge)
+/// New velocities for every bird, in cell order, from the snapshot alone.
+fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
+    let FlockIndex {
+        grid, params, next, ..
+    } = &mut *index;
+    next.clear();
+    next.resize(grid.len(), DVec2::ZERO);
+    let items = grid.items();
+    let tick = tick.0;
+    par_chunks_mut(next, |offset, out| {
+        let mut hits = hit_buffer();
+        for (k, v) in out.iter_mut().enumerate() {
+            let me = &items[offset + k];
+            let Some(p) = &params[me.data.pop as usize] else {
+                continue;
+            };
+            *v = match p.model {
+                FlockingModel::Reynolds => reynolds(grid, me.id, me.pos, me.data.vel, p, &mut hits),
+                FlockingModel::Flockers => {
+                    let mut r = rng.agent(me.id, tick, Purpose::DECIDE);
+                    let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
+                    flockers(grid, me.id, me.pos, me.data.vel, p, nudge, &mut hits)
+                }
+            };
+        }
+    });
+}
+
+fn adopt_steering(index: Res<FlockIndex>, mut birds: Query<(&AgentId, &mut Velocity), With<Bird>>) {
+    birds.par_iter_mut().for_each(|(id, mut vel)| {
+        vel.0 = index.next[index.slot[id.0 as usize] as usize];
+    });
+}
+
+/// A sum over the neighbours of one bird.
+trait Accumulate {
+    fn add(&mut self, other: &GridItem<Boid>, delta: DVec2, d2: f64);
+}
+
+/// Adds every bird within `radius` of `center` into `acc`.
+///
+/// The common case walks contiguous runs of the index with the accumulator in local
+/// variables; the rare small-torus case goes through `for_each_within` in a separate,
+/// non-inlined function. Keeping the two apart matters: if the accumulator's address escaped
+/// into a callback anywhere in this function, the compiler would keep it in memory in the
+/// hot loop too (measured: about 2x slower).
+/// Scratch for [`gather`]: room for a batch of hit indices, allocated once per parallel
+/// task.
+type Hits = Vec<u32>;
+
+const HIT_BATCH: usize = 256;
+
+fn hit_buffer() -> Hits {
+    vec![0; HIT_BATCH]
+}
+
+#[inline(always)]
+fn gather<A: Accumulate>(
+    grid: &UniformGrid<Boid>,
+    center: DVec2,
+    radius: f64,
+    mut acc: A,
+    hits: &mut Hits,
+) -> A {
+    let Some(runs) = grid.runs(center, radius) else {
+        return gather_wrapped(grid, center, radius, acc);
+    };
+    // Two passes: a branch-free filter over the coordinate arrays compacts the indices of the
+    // hits (about a third of the candidates, in no predictable pattern), then the
+    // accumulator runs over hits only. A branch per candidate mispredicts often, and each
+    // miss throws away the divisions in flight (measured: the filter-first version is about
+    // 1.5x faster).
+    let hits = &mut hits[..HIT_BATCH];
+    let items = grid.items();
+    let r2 = radius * radius;
+    for (range, offset) in runs {
+        let rel = offset - center;
+        let flush = |k: usize, acc: &mut A, hits: &[u32]| {
+            for &j in &hits[..k] {
+                let other = &items[j as usize];
+                let d = other.pos + rel;
+                acc.add(other, d, d.length_squared());
             }
         };
-    });
+        let mut k = 0usize;
+        for i in range {
+            let d = items[i].pos + rel;
+            hits[k] = i as u32;
+            k += usize::from(d.length_squared() <= r2);
+            if k == HIT_BATCH {
+                flush(k, &mut acc, hits);
+                k = 0;
+            }
+        }
+        flush(k, &mut acc, hits);
+    }
+    acc
 }
 
-fn reynolds(grid: &UniformGrid<DVec2>, me: u32, pos: DVec2, vel: DVec2, p: &Flocking) -> DVec2 {
-    let (mut cohere, mut separate, mut matched) = (DVec2::ZERO, DVec2::ZERO, DVec2::ZERO);
-    let mut n = 0u32;
-    let sep2 = p.separation * p.separation;
-    grid.for_each_within(pos, p.visual_distance, |other, heading, d2| {
-        if other.id == me {
+#[inline(never)]
+fn gather_wrapped<A: Accumulate>(
+    grid: &UniformGrid<Boid>,
+    center: DVec2,
+    radius: f64,
+    mut acc: A,
+) -> A {
+    grid.for_each_within(center, radius, |other, d, d2| acc.add(other, d, d2));
+    acc
+}
+
+struct ReynoldsSums {
+    me: u32,
+    sep2: f64,
+    n: u32,
+    cohere: DVec2,
+    separate: DVec2,
+    matched: DVec2,
+}
+
+impl Accumulate for ReynoldsSums {
+    #[inline(always)]
+    fn add(&mut self, other: &GridItem<Boid>, heading: DVec2, d2: f64) {
+        if other.id == self.me {
             return;
         }
-        n += 1;
-        cohere += heading;
-        if d2 < sep2 {
-            separate -= heading;
+        self.n += 1;
+        self.cohere += heading;
+        if d2 < self.sep2 {
+            self.separate -= heading;
         }
-        matched += other.data;
-    });
-    let n = f64::from(n.max(1));
-    let v =
-        (vel + cohere / n * p.cohere + separate / n * p.separate + matched / n * p.match_factor)
-            / 2.0;
+        self.matched += other.data.vel;
+    }
+}
+
+fn reynolds(
+    grid: &UniformGrid<Boid>,
+    me: u32,
+    pos: DVec2,
+    vel: DVec2,
+    p: &Flocking,
+    hits: &mut Hits,
+) -> DVec2 {
+    let start = ReynoldsSums {
+        me,
+        sep2: p.separation * p.separation,
+        n: 0,
+        cohere: DVec2::ZERO,
+        separate: DVec2::ZERO,
+        matched: DVec2::ZERO,
+    };
+    let s = gather(grid, pos, p.visual_distance, start, hits);
+    let n = f64::from(s.n.max(1));
+    let v = (vel
+        + s.cohere / n * p.cohere
+        + s.separate / n * p.separate
+        + s.matched / n * p.match_factor)
+        / 2.0;
     v.try_normalize().unwrap_or(vel)
+}
+
+struct FlockersSums {
+    me: u32,
+    n_all: u32,
+    n_others: u32,
+    cohesion: DVec2,
+    consistency: DVec2,
+    avoidance: DVec2,
+}
+
+impl Accumulate for FlockersSums {
+    #[inline(always)]
+    fn add(&mut self, other: &GridItem<Boid>, to_other: DVec2, d2: f64) {
+        // MASON measures from the other bird to this one.
+        let away = -to_other;
+        self.n_all += 1;
+        self.cohesion += away;
+        self.consistency += other.data.vel;
+        if other.id != self.me {
+            self.n_others += 1;
+            self.avoidance += away / (d2 * d2 + 1.0);
+        }
+    }
 }
 
 /// MASON's terms: cohesion and consistency average over the neighbourhood including the bird
 /// itself (MASON's neighbour query returns it); avoidance skips it. `nudge` is the raw random
 /// vector in [-1, 1)^2, normalised to length 0.05 as MASON does.
 fn flockers(
-    grid: &UniformGrid<DVec2>,
+    grid: &UniformGrid<Boid>,
     me: u32,
     pos: DVec2,
     last: DVec2,
     p: &Flocking,
     nudge: DVec2,
+    hits: &mut Hits,
 ) -> DVec2 {
-    let (mut cohesion, mut consistency, mut avoidance) = (DVec2::ZERO, DVec2::ZERO, DVec2::ZERO);
-    let (mut n_all, mut n_others) = (0u32, 0u32);
-    grid.for_each_within(pos, p.neighborhood, |other, to_other, d2| {
-        n_all += 1;
-        // MASON measures from the other bird to this one.
-        let away = -to_other;
-        cohesion += away;
-        consistency += other.data;
-        if other.id != me {
-            n_others += 1;
-            avoidance += away / (d2 * d2 + 1.0);
-        }
-    });
-    if n_all > 0 {
-        cohesion /= f64::from(n_all);
-        consistency /= f64::from(n_all);
+    let start = FlockersSums {
+        me,
+        n_all: 0,
+        n_others: 0,
+        cohesion: DVec2::ZERO,
+        consistency: DVec2::ZERO,
+        avoidance: DVec2::ZERO,
+    };
+    let mut s = gather(grid, pos, p.neighborhood, start, hits);
+    if s.n_all > 0 {
+        s.cohesion /= f64::from(s.n_all);
+        s.consistency /= f64::from(s.n_all);
     }
-    if n_others > 0 {
-        avoidance /= f64::from(n_others);
+    if s.n_others > 0 {
+        s.avoidance /= f64::from(s.n_others);
     }
-    let cohesion = -cohesion / 10.0;
-    let avoidance = avoidance * 400.0;
+    let cohesion = -s.cohesion / 10.0;
+    let avoidance = s.avoidance * 400.0;
     let randomness = nudge.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05);
     let d = p.cohesion * cohesion
         + p.avoidance * avoidance
-        + p.consistency * consistency
+        + p.consistency * s.consistency
         + p.randomness * randomness
         + p.momentum * last;
     let len = d.length();
     if len > 0.0 { d / len * p.jump } else { d }
 }
 
-fn fly(space: Res<Space>, mut birds: Query<(&mut Position, &Velocity, &Flocking)>) {
-    birds.par_iter_mut().for_each(|(mut pos, vel, params)| {
+fn fly(
+    space: Res<Space>,
+    index: Res<FlockIndex>,
+    mut birds: Query<(&Population, &mut Position, &Velocity), With<Bird>>,
+) {
+    birds.par_iter_mut().for_each(|(pop, mut pos, vel)| {
+        let Some(params) = &index.params[pop.0 as usize] else {
+            return;
+        };
         let step = match params.model {
             FlockingModel::Reynolds => vel.0 * params.speed,
             FlockingModel::Flockers => vel.0,
@@ -300,7 +493,7 @@ mod tests {
         }
     }
 
-    fn grid(birds: &[(f64, f64, f64, f64)], radius: f64) -> UniformGrid<DVec2> {
+    fn grid(birds: &[(f64, f64, f64, f64)], radius: f64) -> UniformGrid<Boid> {
         let mut g = UniformGrid::new();
         g.rebuild(
             &space(),
@@ -311,7 +504,10 @@ mod tests {
                 .map(|(i, &(x, y, vx, vy))| GridItem {
                     pos: DVec2::new(x, y),
                     id: i as u32,
-                    data: DVec2::new(vx, vy),
+                    data: Boid {
+                        vel: DVec2::new(vx, vy),
+                        pop: 0,
+                    },
                 }),
         );
         g
@@ -328,7 +524,14 @@ mod tests {
             (90.0, 90.0, -1.0, 0.0),
         ];
         let p = Flocking::default();
-        let got = reynolds(&grid(&birds, 5.0), 0, DVec2::new(50.0, 50.0), DVec2::X, &p);
+        let got = reynolds(
+            &grid(&birds, 5.0),
+            0,
+            DVec2::new(50.0, 50.0),
+            DVec2::X,
+            &p,
+            &mut hit_buffer(),
+        );
         let cohere = DVec2::new(3.5, 0.0) / 2.0 * 0.03;
         let separate = DVec2::new(-0.5, 0.0) / 2.0 * 0.015;
         let matched = DVec2::new(0.0, 2.0) / 2.0 * 0.05;
@@ -351,6 +554,7 @@ mod tests {
             DVec2::new(0.1, 0.0),
             &p,
             nudge,
+            &mut hit_buffer(),
         );
         // Cohesion over {self, other}: mean of (0,0) and (-2,0) = (-1,0); scaled by -1/10.
         let cohesion = DVec2::new(0.1, 0.0);
@@ -372,6 +576,7 @@ mod tests {
             DVec2::new(10.0, 10.0),
             DVec2::Y,
             &Flocking::default(),
+            &mut hit_buffer(),
         );
         assert!((got - DVec2::Y).length() < 1e-12);
     }

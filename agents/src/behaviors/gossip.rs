@@ -72,15 +72,10 @@ impl Default for Gossip {
     }
 }
 
-/// An agent's opinion; also the payload of the messages agents exchange.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Opinion(pub f64);
-
-impl DigestState for Opinion {
-    fn digest(&self, h: &mut StableHasher) {
-        h.write_f64(self.0);
-    }
-}
+/// The payload of gossip messages: the sender's opinion when it spoke. Agents hold their
+/// own view in the engine's [`Opinion`] component, which generic opinion metrics read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Said(pub f64);
 
 /// When the gossiping agents first agreed (`None` until then), and their spread now.
 #[derive(Resource, Debug, Clone, Default)]
@@ -106,7 +101,7 @@ impl Behavior for Gossip {
         "Opinion dynamics (averaging or voter model) by messages over the comms topology.";
 
     fn build(sim: &mut SimBuilder) {
-        sim.messaging::<Opinion>(Self::NAME)
+        sim.messaging::<Said>(Self::NAME)
             .init_resource::<Consensus>()
             .digest_component::<Opinion>()
             .digest_resource::<Consensus>()
@@ -153,13 +148,13 @@ type Talker<'a> = (
     &'a Gossip,
     &'a mut Opinion,
     &'a mut AgentState,
-    &'a mut Mailbox<Opinion>,
-    &'a mut Outbox<Opinion>,
+    &'a mut Mailbox<Said>,
+    &'a mut Outbox<Said>,
 );
 
 /// Listen, update, speak: each agent touches only its own state, mailbox and outbox, and
 /// draws from its own stream, so the result is the same at any thread count.
-fn talk(tick: Res<Tick>, rng: Res<SimRng>, bus: Res<Bus<Opinion>>, mut agents: Query<Talker<'_>>) {
+fn talk(tick: Res<Tick>, rng: Res<SimRng>, bus: Res<Bus<Said>>, mut agents: Query<Talker<'_>>) {
     agents
         .par_iter_mut()
         .for_each(|(id, p, mut opinion, mut state, mut inbox, mut outbox)| {
@@ -190,11 +185,11 @@ fn talk(tick: Res<Tick>, rng: Res<SimRng>, bus: Res<Bus<Opinion>>, mut agents: Q
             match p.fanout {
                 Fanout::One => {
                     if let Some(to) = bus.random_neighbor(id.0, &mut r) {
-                        outbox.tell(to, Performative::Inform, *opinion);
+                        outbox.tell(to, Performative::Inform, Said(opinion.0));
                     }
                 }
                 Fanout::All => {
-                    outbox.broadcast(Performative::Inform, *opinion);
+                    outbox.broadcast(Performative::Inform, Said(opinion.0));
                 }
             }
         });

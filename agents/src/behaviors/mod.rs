@@ -5,9 +5,11 @@ mod forager;
 mod gossip;
 mod random_walk;
 mod schelling;
+mod vicsek;
 
-pub use flocking::{Flocking, FlockingModel};
+pub use flocking::{Bird, Flocking, FlockingModel};
 pub use forager::{Act, Ant, Colony, FoodAt, FoodPatch, Forager, WAITING, default_domain};
-pub use gossip::{Consensus, Fanout, Gossip, LISTENED, Opinion, OpinionModel};
+pub use gossip::{Consensus, Fanout, Gossip, LISTENED, OpinionModel, Said};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};
+pub use vicsek::Vicsek;

@@ -1,35 +1,13 @@
-//! Opinion dynamics metrics for `gossip`.
+//! `opinion_spread` and `consensus_tick`: the approach to consensus (with
+//! `opinion_variance`).
 
-use super::sum_by_id;
-use crate::behaviors::{Consensus, Opinion};
+use crate::behaviors::Consensus;
 use agora_engine::prelude::*;
 use serde::{Deserialize, Serialize};
 
 fn opinions(world: &mut World) -> Vec<(u32, f64)> {
     let mut q = world.query::<(&AgentId, &Opinion)>();
     q.iter(world).map(|(id, o)| (id.0, o.0)).collect()
-}
-
-/// Population variance of the gossiping agents' opinions (NaN without them).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpinionVariance {}
-
-impl Metric for OpinionVariance {
-    const NAME: &'static str = "opinion_variance";
-    const SUMMARY: &'static str = "Variance of gossip opinions (0 at consensus).";
-
-    fn compute(&mut self, world: &mut World, out: &mut Vec<f64>) {
-        let mut v = opinions(world);
-        let n = v.len() as f64;
-        if v.is_empty() {
-            out.push(f64::NAN);
-            return;
-        }
-        let mean = sum_by_id(&mut v) / n;
-        let mut sq: Vec<(u32, f64)> = v.iter().map(|&(id, x)| (id, (x - mean).powi(2))).collect();
-        out.push(sum_by_id(&mut sq) / n);
-    }
 }
 
 /// Largest minus smallest gossip opinion (NaN without gossiping agents).

@@ -1,7 +1,7 @@
 //! The message bus of one payload type: the ECS resource and the two engine systems that
 //! drive its channel every tick (deliver at the start of Deliver, transmit after Decide).
 
-use super::channel::{Channel, CommsCounters, Members, MessageEvent, Net, Payload};
+use super::channel::{Channel, CommsCounters, Members, Net, Payload};
 use super::envelope::{Mailbox, Outbox};
 use super::spec::CommsSpec;
 use super::topology::{self, BuildInput, Topology};
@@ -11,16 +11,7 @@ use crate::phase::Tick;
 use crate::rng::{AgentRng, SimRng};
 use crate::space::Space;
 use bevy_ecs::prelude::*;
-use crossbeam_channel::{Receiver, Sender};
 use glam::DVec2;
-
-/// Where a bus sends its log rows (to the run folder's `messages.csv` writer), and where the
-/// writer returns emptied buffers for reuse.
-#[derive(Clone)]
-pub(crate) struct LogLink {
-    pub(crate) rows: Sender<Vec<MessageEvent>>,
-    pub(crate) recycled: Receiver<Vec<MessageEvent>>,
-}
 
 /// The message bus for payload type `P`: members, topology and channel. Behaviors read it
 /// (neighbours, counters) and never write it; they send through their [`Outbox`] and receive
@@ -41,7 +32,6 @@ pub struct Bus<P: Payload> {
     built_over: Vec<u32>,
     built_at: Option<u64>,
     senders: Vec<(u32, Entity)>,
-    pub(crate) log: Option<LogLink>,
 }
 
 impl<P: Payload> std::fmt::Debug for Bus<P> {
@@ -98,7 +88,6 @@ impl<P: Payload> Bus<P> {
             built_over: Vec::new(),
             built_at: None,
             senders: Vec::new(),
-            log: None,
         }
     }
 
@@ -269,8 +258,7 @@ pub(crate) fn deliver<P: Payload>(
         .deliver(tick.0, &bus.members, by_slot.as_mut_slice());
 }
 
-/// After Decide: empty every outbox into the channel in agent-id order, then hand this
-/// tick's log rows to the writer.
+/// After Decide: empty every outbox into the channel in agent-id order.
 pub(crate) fn transmit<P: Payload>(
     tick: Res<'_, Tick>,
     rng: Res<'_, SimRng>,
@@ -283,7 +271,6 @@ pub(crate) fn transmit<P: Payload>(
         members,
         topology,
         senders,
-        log,
         ..
     } = &mut *bus;
     senders.clear();
@@ -304,15 +291,6 @@ pub(crate) fn transmit<P: Payload>(
     for &(_, e) in senders.iter() {
         if let Ok((_, _, mut ob)) = outboxes.get_mut(e) {
             channel.transmit(&net, &mut ob);
-        }
-    }
-    if let Some(link) = log {
-        let mut rows = link.recycled.try_recv().unwrap_or_default();
-        rows.clear();
-        channel.take_log(&mut rows);
-        if !rows.is_empty() {
-            // The writer has gone only if it failed; its error is reported when it is closed.
-            let _ = link.rows.send(rows);
         }
     }
 }

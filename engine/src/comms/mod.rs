@@ -99,7 +99,7 @@ pub use spec::{
 };
 pub use topology::Topology;
 
-pub(crate) use record::{RECORDED_FILES, close_outputs, open_outputs};
+pub use record::MESSAGES_CSV_HEADER;
 
 use crate::digest::{DigestState, StableHasher};
 use crate::error::{Error, ScenarioError};
@@ -109,9 +109,9 @@ use crate::scenario::Scenario;
 use crate::sim::SimBuilder;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::IntoScheduleConfigs;
-use bus::LogLink;
 
-/// Orders the buses' transmit systems (they share the message log writer).
+/// Orders the buses' transmit systems, so that their log rows and draws follow registration
+/// order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct TransmitOrder(u32);
 
@@ -127,17 +127,13 @@ pub(crate) struct BusHooks {
     counters: fn(&World) -> CommsCounters,
     talk: fn(&World) -> Option<TalkEdges>,
     topology: fn(&World) -> (Vec<u32>, Topology),
-    attach_log: fn(&mut World, Option<LogLink>),
+    take_log: fn(&mut World, &mut Vec<MessageEvent>),
     load_edges: fn(&mut World, &[(u32, u32)]),
 }
 
 /// The buses of a run.
 #[derive(Resource, Default, Clone)]
 pub(crate) struct Buses(pub(crate) Vec<BusHooks>);
-
-/// The run's `comms` section, for the recorders.
-#[derive(Resource, Debug, Clone)]
-pub(crate) struct CommsSettings(pub(crate) CommsSpec);
 
 impl<P: Payload> DigestState for Bus<P> {
     fn digest(&self, h: &mut StableHasher) {
@@ -174,19 +170,9 @@ fn bus_topology<P: Payload>(w: &World) -> (Vec<u32>, Topology) {
         })
 }
 
-fn bus_attach_log<P: Payload>(w: &mut World, link: Option<LogLink>) {
+fn bus_take_log<P: Payload>(w: &mut World, into: &mut Vec<MessageEvent>) {
     if let Some(mut bus) = w.get_resource_mut::<Bus<P>>() {
-        if link.is_some() {
-            let keep: Vec<Performative> = bus
-                .spec
-                .record
-                .performatives
-                .iter()
-                .filter_map(|n| Performative::parse(n).ok())
-                .collect();
-            bus.channel.enable_log(&keep);
-        }
-        bus.log = link;
+        bus.channel.take_log(into);
     }
 }
 
@@ -225,18 +211,35 @@ impl SimBuilder<'_> {
         let spec = self.scenario().comms.clone();
         self.world_mut().init_resource::<Buses>();
         self.world_mut().init_resource::<SpawnHooks>();
-        self.insert_resource(CommsSettings(spec.clone()));
         let index = self.world().resource::<Buses>().0.len() as u32;
         let mut bus = Bus::<P>::new(&spec, pops, index);
         if spec.record.graph {
             bus.channel.enable_talk_graph();
         }
+        if spec.record.messages {
+            let keep: Vec<Performative> = spec
+                .record
+                .performatives
+                .iter()
+                .filter_map(|n| Performative::parse(n).ok())
+                .collect();
+            bus.channel.enable_log(&keep);
+        }
         self.insert_resource(bus);
+        if index == 0 {
+            // One recorder serves every bus of the run.
+            if spec.record.messages {
+                self.add_recorder(record::MessagesRecorder::default());
+            }
+            if spec.record.graph {
+                self.add_recorder(record::TalkGraphRecorder::default());
+            }
+        }
         self.world_mut().resource_mut::<Buses>().0.push(BusHooks {
             counters: bus_counters::<P>,
             talk: bus_talk::<P>,
             topology: bus_topology::<P>,
-            attach_log: bus_attach_log::<P>,
+            take_log: bus_take_log::<P>,
             load_edges: bus_load_edges::<P>,
         });
         self.world_mut()

@@ -4,7 +4,7 @@
 use super::overrides::{self, FieldPath};
 use super::{Locator, Params, Placement, SCHEMA_VERSION, Scenario, ScenarioOf};
 use crate::error::ScenarioError;
-use crate::plugin::{Codec, Registry, ValidateCtx, unknown_name_message};
+use crate::plugin::{Registry, ValidateCtx, unknown_name_message};
 use crate::space::SpaceKind;
 use ron::extensions::Extensions;
 use ron::value::RawValue;
@@ -36,13 +36,13 @@ impl Serialize for RonText {
 }
 
 /// Where errors point: the origin, and a locator when the input is a file.
-struct ErrCtx<'a> {
+pub(super) struct ErrCtx<'a> {
     origin: &'a str,
     locator: Option<&'a Locator>,
 }
 
 impl ErrCtx<'_> {
-    fn at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         let mut e = ScenarioError::new(self.origin, message).at_field(path);
         if let Some((line, col)) = self.locator.and_then(|l| l.position_of(path)) {
             e = e.at(line, col);
@@ -130,7 +130,9 @@ impl Scenario {
     /// Parses and resolves scenario text; `origin` names it in errors.
     pub fn parse(src: &str, origin: &str, registry: &Registry) -> Result<Scenario, ScenarioError> {
         let locator = Locator::new(src);
-        let ext = extensions_of(src);
+        // Optional fields take plain values (`ticks: 100`) whether or not the file enables
+        // `implicit_some`; `Some(100)` works too.
+        let ext = extensions_of(src) | Extensions::IMPLICIT_SOME;
         let opts = ron::Options::default().with_default_extension(ext);
         let file: ScenarioOf<RawParams<'_>> = opts.from_str(src).map_err(|e| {
             spanned_error(origin, &locator, &e, e.span.start.line, e.span.start.col)
@@ -139,96 +141,34 @@ impl Scenario {
             origin,
             locator: Some(&locator),
         };
-        let decode =
-            |raw: &RawParams<'_>, path: &str, codec: &Codec| -> Result<Params, ScenarioError> {
-                let Some(raw) = raw.0 else {
-                    return (codec.normalize)(&Value::Object(Default::default()))
-                        .map(Params)
-                        .map_err(|m| ctx.at(path, m));
-                };
-                let text = raw.get_ron();
-                let offset = text.as_ptr() as usize - src.as_ptr() as usize;
-                (codec.parse_ron)(text, &opts).map(Params).map_err(|e| {
-                    // Positions inside the params text are relative to its first character.
-                    let (l0, c0) = locator.position(offset);
-                    let (l, c) = (e.span.start.line, e.span.start.col);
-                    let (line, col) = if l <= 1 {
-                        (l0, c0 + c.saturating_sub(1))
-                    } else {
-                        (l0 + l - 1, c)
-                    };
-                    let mut err = spanned_error(origin, &locator, &e, line, col);
-                    if err.field.is_none() {
-                        err.field = Some(path.to_owned());
-                    }
-                    err
-                })
+        let mut scenario = file.map_params(|site, raw| -> Result<Params, ScenarioError> {
+            let codec = registry
+                .codec_for(site)
+                .map_err(|m| ctx.at(&site.name_path(), m))?;
+            let path = site.params_path();
+            let Some(raw) = raw.0 else {
+                return (codec.normalize)(&Value::Object(Default::default()))
+                    .map(Params)
+                    .map_err(|m| ctx.at(&path, m));
             };
-
-        let mut populations = Vec::with_capacity(file.populations.len());
-        for (i, pop) in file.populations.iter().enumerate() {
-            let entry = registry.find_behavior(&pop.behavior).ok_or_else(|| {
-                ctx.at(
-                    &format!("populations[{i}].behavior"),
-                    unknown_name_message(
-                        "behavior",
-                        &pop.behavior,
-                        &registry.names(crate::PluginKind::Behavior),
-                    ),
-                )
-            })?;
-            let params = decode(
-                &pop.params,
-                &format!("populations[{i}].params"),
-                &entry.info.codec,
-            )?;
-            populations.push(super::PopulationSpec {
-                behavior: pop.behavior.clone(),
-                count: pop.count,
-                name: pop.name.clone(),
-                params,
-                placement: pop.placement.clone(),
-            });
-        }
-        let mut metric_params = std::collections::BTreeMap::new();
-        for (name, raw) in &file.record.metric_params {
-            let entry = registry.find_metric(name).ok_or_else(|| {
-                ctx.at(
-                    &format!("record.metric_params.{name}"),
-                    unknown_name_message(
-                        "metric",
-                        name,
-                        &registry.names(crate::PluginKind::Metric),
-                    ),
-                )
-            })?;
-            let params = decode(
-                raw,
-                &format!("record.metric_params.{name}"),
-                &entry.info.codec,
-            )?;
-            metric_params.insert(name.clone(), params);
-        }
-        let scenario = Scenario {
-            schema: file.schema,
-            name: file.name,
-            description: file.description,
-            seed: file.seed,
-            ticks: file.ticks,
-            stop: file.stop,
-            world: file.world,
-            populations,
-            record: super::RecordSpec {
-                metrics: file.record.metrics,
-                metric_params,
-                every: file.record.every,
-                snapshots: file.record.snapshots,
-            },
-            comms: file.comms,
-            events: file.events,
-            source: None,
-        };
-        let mut scenario = scenario;
+            let text = raw.get_ron();
+            let offset = text.as_ptr() as usize - src.as_ptr() as usize;
+            (codec.parse_ron)(text, &opts).map(Params).map_err(|e| {
+                // Positions inside the params text are relative to its first character.
+                let (l0, c0) = locator.position(offset);
+                let (l, c) = (e.span.start.line, e.span.start.col);
+                let (line, col) = if l <= 1 {
+                    (l0, c0 + c.saturating_sub(1))
+                } else {
+                    (l0 + l - 1, c)
+                };
+                let mut err = spanned_error(origin, &locator, &e, line, col);
+                if err.field.is_none() {
+                    err.field = Some(path.clone());
+                }
+                err
+            })
+        })?;
         fill_metric_params(&mut scenario, registry, &ctx)?;
         validate(&scenario, registry, &ctx)?;
         Ok(scenario)
@@ -250,60 +190,24 @@ impl Scenario {
             origin,
             locator: None,
         };
-        let mut scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
+        let scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
             ScenarioError::new(origin, e.into_inner().to_string()).at_field(path)
         })?;
-        for (i, pop) in scenario.populations.iter_mut().enumerate() {
-            let path = format!("populations[{i}].behavior");
-            let entry = registry.find_behavior(&pop.behavior).ok_or_else(|| {
-                ctx.at(
-                    &path,
-                    unknown_name_message(
-                        "behavior",
-                        &pop.behavior,
-                        &registry.names(crate::PluginKind::Behavior),
-                    ),
-                )
-            })?;
-            let raw = if pop.params.0.is_null() {
+        let mut scenario = scenario.map_params(|site, p| -> Result<Params, ScenarioError> {
+            let codec = registry
+                .codec_for(site)
+                .map_err(|m| ctx.at(&site.name_path(), m))?;
+            let raw = if p.0.is_null() {
                 Value::Object(Default::default())
             } else {
-                pop.params.0.clone()
+                p.0.clone()
             };
-            pop.params = Params(
-                (entry.info.codec.normalize)(&raw)
-                    .map_err(|m| ctx.at(&format!("populations[{i}].params"), m))?,
-            );
-        }
-        let names: Vec<String> = scenario.record.metric_params.keys().cloned().collect();
-        for name in names {
-            let path = format!("record.metric_params.{name}");
-            let entry = registry.find_metric(&name).ok_or_else(|| {
-                ctx.at(
-                    &path,
-                    unknown_name_message(
-                        "metric",
-                        &name,
-                        &registry.names(crate::PluginKind::Metric),
-                    ),
-                )
-            })?;
-            let slot = scenario
-                .record
-                .metric_params
-                .get_mut(&name)
-                .map(|p| &mut p.0);
-            if let Some(v) = slot {
-                let raw = if v.is_null() {
-                    Value::Object(Default::default())
-                } else {
-                    v.clone()
-                };
-                *v = (entry.info.codec.normalize)(&raw).map_err(|m| ctx.at(&path, m))?;
-            }
-        }
+            (codec.normalize)(&raw)
+                .map(Params)
+                .map_err(|m| ctx.at(&site.params_path(), m))
+        })?;
         fill_metric_params(&mut scenario, registry, &ctx)?;
         validate(&scenario, registry, &ctx)?;
         Ok(scenario)
@@ -337,48 +241,10 @@ impl Scenario {
     /// equal scenario.
     pub fn to_ron(&self, registry: &Registry) -> Result<String, ScenarioError> {
         let err = |m: String| ScenarioError::new("resolved scenario", m);
-        let mut populations = Vec::with_capacity(self.populations.len());
-        for p in &self.populations {
-            let entry = registry
-                .find_behavior(&p.behavior)
-                .ok_or_else(|| err(format!("unknown behavior `{}`", p.behavior)))?;
-            populations.push(super::PopulationSpec {
-                behavior: p.behavior.clone(),
-                count: p.count,
-                name: p.name.clone(),
-                params: RonText((entry.info.codec.to_ron)(&p.params.0).map_err(err)?),
-                placement: p.placement.clone(),
-            });
-        }
-        let mut metric_params = std::collections::BTreeMap::new();
-        for (name, p) in &self.record.metric_params {
-            let entry = registry
-                .find_metric(name)
-                .ok_or_else(|| err(format!("unknown metric `{name}`")))?;
-            metric_params.insert(
-                name.clone(),
-                RonText((entry.info.codec.to_ron)(&p.0).map_err(err)?),
-            );
-        }
-        let out: ScenarioOf<RonText> = ScenarioOf {
-            schema: self.schema,
-            name: self.name.clone(),
-            description: self.description.clone(),
-            seed: self.seed,
-            ticks: self.ticks,
-            stop: self.stop.clone(),
-            world: self.world.clone(),
-            populations,
-            record: super::RecordSpec {
-                metrics: self.record.metrics.clone(),
-                metric_params,
-                every: self.record.every,
-                snapshots: self.record.snapshots,
-            },
-            comms: self.comms.clone(),
-            events: self.events.clone(),
-            source: None,
-        };
+        let out: ScenarioOf<RonText> = self.map_params(|site, p| {
+            let codec = registry.codec_for(site).map_err(err)?;
+            (codec.to_ron)(&p.0).map(RonText).map_err(err)
+        })?;
         let pretty = ron::ser::PrettyConfig::new().struct_names(false);
         let body = ron::ser::to_string_pretty(&out, pretty).map_err(|e| err(e.to_string()))?;
         Ok(format!("#![enable(implicit_some)]\n{body}\n"))
@@ -509,6 +375,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         let vctx = ValidateCtx {
             world: w,
             count: u64::from(p.count),
+            registry,
         };
         (entry.validate)(&p.params.0, &vctx)
             .map_err(|m| ctx.at(&format!("populations[{i}].params"), m))?;
@@ -542,6 +409,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
     let vctx = ValidateCtx {
         world: w,
         count: s.agent_count(),
+        registry,
     };
     for (name, params) in &r.metric_params {
         let entry = registry.find_metric(name).ok_or_else(|| {
@@ -553,9 +421,39 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         (entry.validate)(&params.0, &vctx)
             .map_err(|m| ctx.at(&format!("record.metric_params.{name}"), m))?;
     }
-    if let Some(stop) = &s.stop
-        && !stop.value.is_finite()
+    let sections = [
+        s.allocation.as_ref().map(|a| {
+            (
+                crate::PluginKind::Protocol,
+                &a.protocol,
+                &a.params,
+                "allocation",
+            )
+        }),
+        s.conflicts
+            .as_ref()
+            .map(|c| (crate::PluginKind::Policy, &c.policy, &c.params, "conflicts")),
+    ];
+    for (kind, name, params, section) in sections.into_iter().flatten() {
+        let entry = registry.find_mechanism(kind, name).ok_or_else(|| {
+            ctx.at(
+                &format!("{section}.{kind}"),
+                unknown_name_message(&kind.to_string(), name, &registry.names(kind)),
+            )
+        })?;
+        (entry.validate)(&params.0, &vctx).map_err(|m| ctx.at(&format!("{section}.params"), m))?;
+    }
+    validate_resources(s, ctx)?;
+    if s.conflicts
+        .as_ref()
+        .is_some_and(|c| c.deadlock.patience == 0)
     {
+        return Err(ctx.at(
+            "conflicts.deadlock.patience",
+            "must be at least 1 (ticks a deadlock lasts before a victim is chosen)",
+        ));
+    }
+    if s.stop.as_ref().is_some_and(|stop| !stop.value.is_finite()) {
         return Err(ctx.at("stop.value", "must be a finite number"));
     }
     s.comms.check().map_err(|(path, m)| ctx.at(&path, m))?;
@@ -567,7 +465,55 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
             ..
         } = &ev.action
         {
-            validate_placement(p, *count, w, &format!("events[{i}].action.placement"), ctx)?;
+            validate_placement(
+                p,
+                *count,
+                &s.world,
+                &format!("events[{i}].action.placement"),
+                ctx,
+            )?;
+        }
+    }
+    super::record::validate(s, registry, ctx)
+}
+
+/// The `resources` table: names unique and not empty, capacities at least 1, cells inside a
+/// grid world.
+fn validate_resources(s: &Scenario, ctx: &ErrCtx<'_>) -> Result<(), ScenarioError> {
+    let w = &s.world;
+    for (i, r) in s.resources.iter().enumerate() {
+        let path = format!("resources[{i}]");
+        if r.name.trim().is_empty() {
+            return Err(ctx.at(&format!("{path}.name"), "a resource needs a name"));
+        }
+        if s.resources[..i].iter().any(|o| o.name == r.name) {
+            return Err(ctx.at(
+                &format!("{path}.name"),
+                format!("resource name `{}` is used twice", r.name),
+            ));
+        }
+        if r.capacity == 0 {
+            return Err(ctx.at(
+                &format!("{path}.capacity"),
+                "must be at least 1 (agents that can use it at once)",
+            ));
+        }
+        if !r.cells.is_empty() && w.kind != SpaceKind::Grid {
+            return Err(ctx.at(
+                &format!("{path}.cells"),
+                "resource cells need a grid world (`kind: Grid`); leave `cells` out for a resource usable anywhere",
+            ));
+        }
+        for (k, &(x, y)) in r.cells.iter().enumerate() {
+            if x < 0 || y < 0 || f64::from(x) >= w.width || f64::from(y) >= w.height {
+                return Err(ctx.at(
+                    &format!("{path}.cells[{k}]"),
+                    format!(
+                        "cell ({x}, {y}) is outside the {}x{} grid",
+                        w.width, w.height
+                    ),
+                ));
+            }
         }
     }
     Ok(())

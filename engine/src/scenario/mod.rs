@@ -8,9 +8,11 @@
 mod load;
 mod locate;
 pub mod overrides;
+mod record;
 
 pub use locate::Locator;
 pub use overrides::{FieldPath, OverrideError, PathSegment};
+pub use record::{DetectSpec, SnapshotFormat};
 
 use crate::space::{Boundary, Neighborhood, SpaceKind};
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,17 @@ pub struct ScenarioOf<P> {
     pub world: WorldSpec,
     /// Who lives there; agent ids are assigned population by population, in order.
     pub populations: Vec<PopulationSpec<P>>,
+    /// Task-allocation protocol (default: none).
+    #[serde(default)]
+    pub allocation: Option<AllocationSpec<P>>,
+    /// Conflict-resolution policy (default: none, which resolves conflicts first come,
+    /// first served).
+    #[serde(default)]
+    pub conflicts: Option<ConflictSpec<P>>,
+    /// Resources with a capacity that agents use through intents: stations, tools,
+    /// channels (default none).
+    #[serde(default)]
+    pub resources: Vec<crate::intent::ResourceSpec>,
     /// What to record (default: nothing but the summary).
     #[serde(default)]
     pub record: RecordSpec<P>,
@@ -140,6 +153,86 @@ pub enum Placement {
     Positions(Vec<(f64, f64)>),
 }
 
+/// The `allocation` section: a registered task-allocation protocol and its params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "P: Deserialize<'de> + Default")
+)]
+pub struct AllocationSpec<P> {
+    /// Registered protocol name (`agora list` shows them).
+    pub protocol: String,
+    /// The protocol's params (default: all of its defaults).
+    #[serde(default)]
+    pub params: P,
+}
+
+/// The `conflicts` section: a registered conflict-resolution policy and its params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "P: Deserialize<'de> + Default")
+)]
+pub struct ConflictSpec<P> {
+    /// Registered policy name.
+    pub policy: String,
+    /// The policy's params (default: all of its defaults).
+    #[serde(default)]
+    pub params: P,
+    /// How deadlocks are broken (default: the youngest member backs off after 2 ticks).
+    #[serde(default)]
+    pub deadlock: crate::intent::DeadlockSpec,
+}
+
+/// Where a set of plug-in params sits in a scenario, and whose they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamSite<'a> {
+    /// `populations[index].params` of behavior `name`.
+    Behavior {
+        /// Population index.
+        index: usize,
+        /// Behavior name.
+        name: &'a str,
+    },
+    /// `record.metric_params.<name>`.
+    Metric {
+        /// Metric name.
+        name: &'a str,
+    },
+    /// `allocation.params` of protocol `name`.
+    Protocol {
+        /// Protocol name.
+        name: &'a str,
+    },
+    /// `conflicts.params` of policy `name`.
+    Policy {
+        /// Policy name.
+        name: &'a str,
+    },
+}
+
+impl ParamSite<'_> {
+    /// The params' field path.
+    pub fn params_path(&self) -> String {
+        match self {
+            ParamSite::Behavior { index, .. } => format!("populations[{index}].params"),
+            ParamSite::Metric { name } => format!("record.metric_params.{name}"),
+            ParamSite::Protocol { .. } => "allocation.params".to_owned(),
+            ParamSite::Policy { .. } => "conflicts.params".to_owned(),
+        }
+    }
+
+    /// The field path of the name that selected the plug-in.
+    pub fn name_path(&self) -> String {
+        match self {
+            ParamSite::Behavior { index, .. } => format!("populations[{index}].behavior"),
+            ParamSite::Metric { name } => format!("record.metric_params.{name}"),
+            ParamSite::Protocol { .. } => "allocation.protocol".to_owned(),
+            ParamSite::Policy { .. } => "conflicts.policy".to_owned(),
+        }
+    }
+}
+
 /// The record section: which metrics, how often, and whether to write snapshots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
@@ -159,6 +252,16 @@ pub struct RecordSpec<P> {
     /// Write per-agent snapshots every N ticks (default `None`: off).
     #[serde(default)]
     pub snapshots: Option<u64>,
+    /// Snapshot file format: `Csv` (default) or `Binary`.
+    #[serde(default)]
+    pub snapshot_format: SnapshotFormat,
+    /// Event logs to write, by kind (`["conflicts", "messages"]`; default none). The kinds are
+    /// those the scenario's plug-ins declare; an unknown one is an error naming the valid ones.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Change detectors over metric columns (default none); see [`DetectSpec`].
+    #[serde(default)]
+    pub detect: Vec<DetectSpec>,
 }
 
 fn one() -> u64 {
@@ -172,6 +275,9 @@ impl<P> Default for RecordSpec<P> {
             metric_params: BTreeMap::new(),
             every: 1,
             snapshots: None,
+            snapshot_format: SnapshotFormat::Csv,
+            events: Vec::new(),
+            detect: Vec::new(),
         }
     }
 }
@@ -214,6 +320,75 @@ impl Compare {
 }
 
 impl<P> ScenarioOf<P> {
+    /// The same scenario with every plug-in's params converted by `f`, which learns where
+    /// they sit. The one place that lists where params live: new sections with plug-in
+    /// params are added here.
+    pub fn map_params<Q, E>(
+        &self,
+        mut f: impl FnMut(ParamSite<'_>, &P) -> Result<Q, E>,
+    ) -> Result<ScenarioOf<Q>, E> {
+        let mut populations = Vec::with_capacity(self.populations.len());
+        for (index, p) in self.populations.iter().enumerate() {
+            populations.push(PopulationSpec {
+                behavior: p.behavior.clone(),
+                count: p.count,
+                name: p.name.clone(),
+                params: f(
+                    ParamSite::Behavior {
+                        index,
+                        name: &p.behavior,
+                    },
+                    &p.params,
+                )?,
+                placement: p.placement.clone(),
+            });
+        }
+        let mut metric_params = BTreeMap::new();
+        for (name, p) in &self.record.metric_params {
+            metric_params.insert(name.clone(), f(ParamSite::Metric { name }, p)?);
+        }
+        let allocation = match &self.allocation {
+            Some(a) => Some(AllocationSpec {
+                protocol: a.protocol.clone(),
+                params: f(ParamSite::Protocol { name: &a.protocol }, &a.params)?,
+            }),
+            None => None,
+        };
+        let conflicts = match &self.conflicts {
+            Some(c) => Some(ConflictSpec {
+                policy: c.policy.clone(),
+                params: f(ParamSite::Policy { name: &c.policy }, &c.params)?,
+                deadlock: c.deadlock,
+            }),
+            None => None,
+        };
+        Ok(ScenarioOf {
+            schema: self.schema,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            seed: self.seed,
+            ticks: self.ticks,
+            stop: self.stop.clone(),
+            world: self.world.clone(),
+            populations,
+            allocation,
+            conflicts,
+            resources: self.resources.clone(),
+            record: RecordSpec {
+                metrics: self.record.metrics.clone(),
+                metric_params,
+                every: self.record.every,
+                snapshots: self.record.snapshots,
+                snapshot_format: self.record.snapshot_format,
+                events: self.record.events.clone(),
+                detect: self.record.detect.clone(),
+            },
+            comms: self.comms.clone(),
+            events: self.events.clone(),
+            source: self.source.clone(),
+        })
+    }
+
     /// Total number of agents at the start.
     pub fn agent_count(&self) -> u64 {
         self.populations.iter().map(|p| u64::from(p.count)).sum()

@@ -33,9 +33,8 @@ pub struct UniformGrid<T> {
     cell_h: f64,
     starts: Vec<u32>,
     items: Vec<GridItem<T>>,
-    staging: Vec<GridItem<T>>,
-    cells: Vec<u32>,
-    perm: Vec<u32>,
+    /// Rebuild scratch: each item's destination slot.
+    dest: Vec<u32>,
 }
 
 impl<T: Copy> Default for UniformGrid<T> {
@@ -57,9 +56,7 @@ impl<T: Copy> UniformGrid<T> {
             cell_h: 1.0,
             starts: vec![0, 0],
             items: Vec::new(),
-            staging: Vec::new(),
-            cells: Vec::new(),
-            perm: Vec::new(),
+            dest: Vec::new(),
         }
     }
 
@@ -91,18 +88,17 @@ impl<T: Copy> UniformGrid<T> {
         cell_size: f64,
         items: impl IntoIterator<Item = GridItem<T>>,
     ) {
-        self.staging.clear();
-        self.staging.extend(items);
-        if !self.staging.is_sorted_by_key(|it| it.id) {
-            self.staging.sort_unstable_by_key(|it| it.id);
+        self.items.clear();
+        self.items.extend(items);
+        if !self.items.is_sorted_by_key(|it| it.id) {
+            self.items.sort_unstable_by_key(|it| it.id);
         }
-        let n = self.staging.len();
         self.torus = space.is_torus();
         self.width = space.width;
         self.height = space.height;
         // Cells no smaller than the query radius keep queries to a 3x3 block; the cap keeps
         // memory proportional to the number of agents when the radius is tiny.
-        let max_cells = (4 * n).max(1024) as f64;
+        let max_cells = (4 * self.items.len()).max(1024) as f64;
         let size = cell_size.max(f64::MIN_POSITIVE);
         let mut nx = ((space.width / size).floor()).max(1.0);
         let mut ny = ((space.height / size).floor()).max(1.0);
@@ -119,35 +115,39 @@ impl<T: Copy> UniformGrid<T> {
 
         self.starts.clear();
         self.starts.resize(ncells + 1, 0);
-        self.cells.clear();
-        for it in &self.staging {
+        self.dest.clear();
+        for it in &self.items {
             let c = cell_index(it.pos, self.cell_w, self.cell_h, self.nx, self.ny);
-            self.cells.push(c as u32);
+            self.dest.push(c as u32);
             self.starts[c + 1] += 1;
         }
         for c in 0..ncells {
             self.starts[c + 1] += self.starts[c];
         }
-        // Stable placement: a running cursor per cell, in input (agent id) order.
-        self.perm.clear();
-        self.perm.resize(n, 0);
-        let mut cursor = std::mem::take(&mut self.cells);
-        for (i, c) in cursor.iter_mut().enumerate() {
-            let slot = self.starts[*c as usize] as usize;
-            self.starts[*c as usize] += 1;
-            self.perm[slot] = i as u32;
-            *c = slot as u32;
+        // Stable counting sort: a running cursor per cell, in input (agent id) order, gives
+        // each item its destination...
+        for d in self.dest.iter_mut() {
+            let slot = self.starts[*d as usize];
+            self.starts[*d as usize] += 1;
+            *d = slot;
         }
-        // The cursors advanced each start to the next cell's start; shift back.
+        // ...the cursors advanced each start to the next cell's start; shift back...
         for c in (1..=ncells).rev() {
             self.starts[c] = self.starts[c - 1];
         }
         self.starts[0] = 0;
-        self.cells = cursor;
-        self.items.clear();
-        let staging = &self.staging;
-        self.items
-            .extend(self.perm.iter().map(|&i| staging[i as usize]));
+        // ...and the permutation is applied in place (each swap puts one item in its final
+        // slot), so the index never holds a second copy of the agents.
+        for i in 0..self.items.len() {
+            loop {
+                let d = self.dest[i] as usize;
+                if d == i {
+                    break;
+                }
+                self.items.swap(i, d);
+                self.dest.swap(i, d);
+            }
+        }
     }
 
     #[inline]
@@ -220,6 +220,34 @@ impl<T: Copy> UniformGrid<T> {
                 }
             }
         }
+    }
+
+    /// The candidates for a radius query as contiguous runs of [`UniformGrid::items`]: one
+    /// or two runs per row of cells, each with the offset that moves its items to their
+    /// image nearest `center` (add it to `item.pos`). Items in runs may lie outside the
+    /// radius; callers test the distance. Hot loops use this instead of
+    /// [`UniformGrid::for_each_within`] because plain loops over slices keep accumulators
+    /// in registers.
+    ///
+    /// Returns `None` when the query box wraps onto itself (a torus narrower than the query
+    /// diameter); use `for_each_within` then.
+    pub fn runs(&self, center: DVec2, radius: f64) -> Option<Runs<'_, T>> {
+        let rx = (radius / self.cell_w).ceil().max(0.0) as isize;
+        let ry = (radius / self.cell_h).ceil().max(0.0) as isize;
+        let (nx, ny) = (self.nx as isize, self.ny as isize);
+        if self.torus && (2 * rx + 1 > nx || 2 * ry + 1 > ny) {
+            return None;
+        }
+        let (cx, cy) = cell_coords(center, self.cell_w, self.cell_h, self.nx, self.ny);
+        Some(Runs {
+            grid: self,
+            cx: cx as isize,
+            cy: cy as isize,
+            rx,
+            ry,
+            dy: -ry,
+            pending: None,
+        })
     }
 
     /// The query box wraps onto itself: visit each distinct cell once and use the minimum
@@ -320,6 +348,66 @@ impl<T: Copy> UniformGrid<T> {
             let (y, oy) = wrap_cell(y, ny, self.height, self.torus)?;
             Some((x, y, DVec2::new(ox, oy)))
         })
+    }
+}
+
+/// Iterator over candidate runs; see [`UniformGrid::runs`].
+#[derive(Debug)]
+pub struct Runs<'g, T> {
+    grid: &'g UniformGrid<T>,
+    cx: isize,
+    cy: isize,
+    rx: isize,
+    ry: isize,
+    dy: isize,
+    pending: Option<(std::ops::Range<usize>, DVec2)>,
+}
+
+impl<T> Runs<'_, T> {
+    fn span(&self, y: usize, x0: isize, x1: isize) -> std::ops::Range<usize> {
+        let row = y * self.grid.nx;
+        self.grid.starts[row + x0 as usize] as usize
+            ..self.grid.starts[row + x1 as usize + 1] as usize
+    }
+}
+
+impl<T> Iterator for Runs<'_, T> {
+    /// A range of indices into `items()` and the offset for its items.
+    type Item = (std::ops::Range<usize>, DVec2);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(p) = self.pending.take() {
+            return Some(p);
+        }
+        let g = self.grid;
+        let (nx, ny) = (g.nx as isize, g.ny as isize);
+        while self.dy <= self.ry {
+            let mut y = self.cy + self.dy;
+            self.dy += 1;
+            let mut oy = 0.0;
+            if y < 0 || y >= ny {
+                if !g.torus {
+                    continue;
+                }
+                oy = if y < 0 { -g.height } else { g.height };
+                y = y.rem_euclid(ny);
+            }
+            let y = y as usize;
+            let (x0, x1) = (self.cx - self.rx, self.cx + self.rx);
+            if !g.torus {
+                return Some((self.span(y, x0.max(0), x1.min(nx - 1)), DVec2::new(0.0, oy)));
+            }
+            if x0 < 0 {
+                self.pending = Some((self.span(y, 0, x1), DVec2::new(0.0, oy)));
+                return Some((self.span(y, x0 + nx, nx - 1), DVec2::new(-g.width, oy)));
+            }
+            if x1 >= nx {
+                self.pending = Some((self.span(y, 0, x1 - nx), DVec2::new(g.width, oy)));
+                return Some((self.span(y, x0, nx - 1), DVec2::new(0.0, oy)));
+            }
+            return Some((self.span(y, x0, x1), DVec2::new(0.0, oy)));
+        }
+        None
     }
 }
 
@@ -429,6 +517,36 @@ mod tests {
                 .map(|(i, _)| i as u32)
                 .collect();
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn runs_cover_exactly_the_radius_query(
+            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0), 0..200),
+            qx in 0.0f64..50.0, qy in 0.0f64..30.0,
+            radius in 0.0f64..12.0,
+            cell in 0.5f64..20.0,
+            torus in any::<bool>(),
+        ) {
+            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
+            let g = build(&s, &pts, cell);
+            let q = DVec2::new(qx, qy);
+            let mut want = Vec::new();
+            g.for_each_within(q, radius, |it, d, _| want.push((it.id, d)));
+            if let Some(runs) = g.runs(q, radius) {
+                let mut got = Vec::new();
+                for (range, off) in runs {
+                    let rel = off - q;
+                    for it in &g.items()[range] {
+                        let d = it.pos + rel;
+                        if d.length_squared() <= radius * radius {
+                            got.push((it.id, d));
+                        }
+                    }
+                }
+                got.sort_by_key(|x| x.0);
+                want.sort_by_key(|x| x.0);
+                prop_assert_eq!(got, want);
+            }
         }
 
         #[test]

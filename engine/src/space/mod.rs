@@ -5,7 +5,7 @@ mod grid;
 mod index;
 
 pub use grid::{GridNeighbors, GridOccupancy};
-pub use index::{GridItem, UniformGrid};
+pub use index::{GridItem, Runs, UniformGrid};
 
 use bevy_ecs::prelude::Resource;
 use glam::DVec2;
