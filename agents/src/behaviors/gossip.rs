@@ -249,6 +249,29 @@ mod tests {
         assert_eq!(counters.dropped_total(), 0);
     }
 
+    /// The classic effect the `gossip_loss_topology` sweep shows: consensus comes far later
+    /// on a ring than on the complete graph, and later with a lossy channel.
+    #[test]
+    fn network_structure_and_loss_delay_consensus() {
+        let at = |topology: &str, loss: f64| {
+            let (sim, _) = run(&format!(
+                r#"#![enable(implicit_some)]
+(schema: 1, seed: 11, ticks: 1500, world: (width: 10.0, height: 10.0),
+                comms: (latency: Uniform(1, 3), loss: {loss:?}, topology: {topology}),
+                stop: (metric: "opinion_spread", op: Le, value: 0.01),
+                populations: [(behavior: "gossip", count: 100)])"#
+            ));
+            sim.world().resource::<Consensus>().reached_at
+        };
+        let complete = at("Complete", 0.0).expect("the complete graph agrees");
+        let lossy = at("Complete", 0.6).expect("the complete graph agrees despite loss");
+        assert!(complete < lossy, "loss 0: {complete}, loss 0.6: {lossy}");
+        match at("Ring", 0.0) {
+            None => {}
+            Some(ring) => assert!(ring > 10 * complete, "ring {ring}, complete {complete}"),
+        }
+    }
+
     #[test]
     fn the_voter_model_on_a_ring_ends_in_one_opinion() {
         let (sim, _) = run(r#"#![enable(implicit_some)]
