@@ -7,26 +7,32 @@ use serde::{Deserialize, Serialize};
 
 /// For every Schelling agent: (same-group neighbours, occupied neighbour cells, its params).
 fn neighbour_counts(world: &mut World) -> Option<Vec<(u32, u32, u32, Schelling)>> {
-    let space = world.resource::<Space>().clone();
-    let occupancy = world.get_resource::<GridOccupancy>()?.clone();
     let mut q = world.query::<(&AgentId, &Population, &GridCell, &Schelling)>();
-    let mut group_of = std::collections::BTreeMap::new();
-    let mut agents = Vec::new();
-    for (id, pop, cell, params) in q.iter(world) {
-        group_of.insert(id.0, pop.0);
-        agents.push((id.0, pop.0, *cell, *params));
-    }
+    let world = &*world;
+    let space = world.resource::<Space>();
+    let occupancy = world.get_resource::<GridOccupancy>()?;
+    let mut agents: Vec<_> = q
+        .iter(world)
+        .map(|(id, pop, cell, params)| (id.0, pop.0, *cell, *params))
+        .collect();
     if agents.is_empty() {
         return None;
     }
     agents.sort_unstable_by_key(|a| a.0);
+    // Ids are dense (spawn order), so a table indexed by id beats a map: the lookup runs
+    // once per neighbouring cell of every agent.
+    let max_id = agents.last().map_or(0, |a| a.0 as usize);
+    let mut group_of = vec![None; max_id + 1];
+    for a in &agents {
+        group_of[a.0 as usize] = Some(a.1);
+    }
     let mut hoods: Vec<(u32, GridNeighbors)> = Vec::new();
     let mut rows = Vec::with_capacity(agents.len());
     for (id, group, cell, params) in agents {
         if !hoods.iter().any(|(r, _)| *r == params.radius) {
             hoods.push((
                 params.radius,
-                GridNeighbors::new(&space, params.radius, space.neighborhood),
+                GridNeighbors::new(space, params.radius, space.neighborhood),
             ));
         }
         let hood = &hoods.iter().find(|(r, _)| *r == params.radius)?.1;
@@ -34,7 +40,7 @@ fn neighbour_counts(world: &mut World) -> Option<Vec<(u32, u32, u32, Schelling)>
         for n in hood.of(cell) {
             if let Some(other) = occupancy.occupant(n) {
                 occupied += 1;
-                similar += u32::from(group_of.get(&other) == Some(&group));
+                similar += u32::from(group_of.get(other as usize) == Some(&Some(group)));
             }
         }
         rows.push((id, similar, occupied, params));
