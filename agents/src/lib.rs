@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod allocation;
 pub mod behaviors;
 pub mod metrics;
 
