@@ -7,19 +7,26 @@ pub mod metrics;
 
 use agora_engine::Registry;
 
-/// Every built-in behavior and metric: the one explicit list scenarios are resolved against.
+/// Every built-in behavior, protocol and metric: the one explicit list scenarios are resolved against.
 /// Add yours here, one line each.
 pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
-        .behavior::<behaviors::Schelling>();
+        .behavior::<behaviors::Schelling>()
+        .behavior::<behaviors::Worker>();
+    registry
+        .mechanism::<allocation::Optimal>()
+        .mechanism::<allocation::Greedy>()
+        .mechanism::<allocation::RandomAssignment>()
+        .mechanism::<allocation::ResponseThreshold>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
         .metric::<metrics::MeanNnDistance>()
         .metric::<metrics::FractionHappy>()
-        .metric::<metrics::MeanSimilarFraction>();
+        .metric::<metrics::MeanSimilarFraction>()
+        .metric::<allocation::TaskAllocation>();
 }
 
 /// A registry holding [`register_all`]'s plug-ins.

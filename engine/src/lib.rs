@@ -49,6 +49,7 @@ mod run;
 pub mod scenario;
 mod sim;
 pub mod space;
+pub mod task;
 
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};

@@ -137,6 +137,16 @@ impl<'s> SimBuilder<'s> {
         self
     }
 
+    /// Adds engine systems to one of the engine's own sets.
+    pub(crate) fn add_engine_systems<M>(
+        &mut self,
+        set: EngineSet,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems.in_set(set));
+        self
+    }
+
     /// Inserts (or replaces) a resource.
     pub fn insert_resource<R: Resource>(&mut self, resource: R) -> &mut Self {
         self.world.insert_resource(resource);
@@ -400,8 +410,11 @@ impl Sim {
             Phase::Deliver,
             Phase::Decide,
             Phase::Resolve,
+            EngineSet::TaskResolve,
             Phase::Act,
+            EngineSet::TaskAct,
             Phase::Environment,
+            EngineSet::TaskUpkeep,
             Phase::Record,
             EngineSet::Output,
         );
@@ -454,6 +467,7 @@ impl Sim {
             (entry.install)(&mut builder, &params.0)
                 .map_err(|m| bad_input(scenario, &format!("{kind}"), m))?;
         }
+        crate::task::install(&mut builder)?;
         let SimBuilder {
             mut world,
             mut schedule,

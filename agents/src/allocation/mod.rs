@@ -3,7 +3,14 @@
 //! select by name in their `allocation` section.
 
 pub mod cbba;
+pub mod centralized;
+pub mod common;
 pub mod greedy;
 pub mod insertion;
 pub mod lap;
+pub mod metrics;
+pub mod protocols;
 pub mod ssi;
+
+pub use metrics::TaskAllocation;
+pub use protocols::{Greedy, Optimal, RandomAssignment, ResponseThreshold};

@@ -70,6 +70,9 @@ pub struct ScenarioOf<P> {
     /// What to record (default: nothing but the summary).
     #[serde(default)]
     pub record: RecordSpec<P>,
+    /// Tasks: where they come from and what they need (default: none).
+    #[serde(default)]
+    pub tasks: Option<crate::task::TaskSpec>,
     /// The file this scenario was loaded from, for resolving relative paths (not part of the
     /// schema).
     #[serde(skip)]
@@ -349,6 +352,7 @@ impl<P> ScenarioOf<P> {
                 every: self.record.every,
                 snapshots: self.record.snapshots,
             },
+            tasks: self.tasks.clone(),
             source: self.source.clone(),
         })
     }

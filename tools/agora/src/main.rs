@@ -34,7 +34,7 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
-    /// List behaviors and metrics with their summaries and default params.
+    /// List behaviors, protocols and metrics with their summaries and default params.
     List,
 }
 
@@ -194,6 +194,7 @@ fn list() {
     let mut text = String::new();
     for (kind, title) in [
         (PluginKind::Behavior, "Behaviors"),
+        (PluginKind::Protocol, "Allocation protocols"),
         (PluginKind::Metric, "Metrics"),
     ] {
         let _ = writeln!(text, "{title}:");
