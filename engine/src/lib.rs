@@ -41,6 +41,7 @@
 mod agent;
 mod digest;
 mod error;
+mod par;
 mod phase;
 mod plugin;
 mod record;
@@ -54,6 +55,7 @@ pub mod task;
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
+pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
@@ -84,6 +86,7 @@ pub mod prelude {
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,
     };
+    pub use bevy_ecs::schedule::IntoScheduleConfigs;
     pub use glam::DVec2;
     pub use rand::{Rng, RngExt};
 }

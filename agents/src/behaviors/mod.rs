@@ -5,7 +5,7 @@ mod random_walk;
 mod schelling;
 mod worker;
 
-pub use flocking::{Flocking, FlockingModel};
+pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};
 pub use worker::{Skills, Worker};
