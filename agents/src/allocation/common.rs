@@ -7,49 +7,58 @@ use agora_engine::task::{SkillSet, Task, TaskBoard, TaskId, Tasks, Worker};
 use serde::{Deserialize, Serialize};
 
 /// How protocols value giving a task to an agent, as a cost to minimise.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Scoring {
     /// Travel distance to the task (the classic assignment cost).
     #[default]
     Distance,
     /// Ticks until the task would be done: travel time plus workload.
     Time,
-    /// Reward minus cost: `reward - per_distance * distance`, maximised (its cost is the
-    /// negative).
-    Profit {
-        /// Cost per unit of distance (default 0.01).
-        #[serde(default = "default_per_distance")]
-        per_distance: f64,
-    },
+    /// Reward minus cost, maximised: `reward - distance_cost * distance` (the cost is its
+    /// negative; `distance_cost` is a param of the protocol).
+    Profit,
 }
 
-fn default_per_distance() -> f64 {
-    0.01
+/// The default `distance_cost` of protocols: reward lost per unit of distance.
+pub const DEFAULT_DISTANCE_COST: f64 = 0.01;
+
+/// How a pair is valued: the scoring rule and, for `Profit`, the cost per unit of distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Valuation {
+    /// The rule.
+    pub scoring: Scoring,
+    /// Reward lost per unit of distance (`Profit` only).
+    pub distance_cost: f64,
 }
 
-impl Scoring {
+impl Valuation {
+    /// A valuation; `distance_cost` only matters for `Profit`.
+    pub fn new(scoring: Scoring, distance_cost: f64) -> Valuation {
+        Valuation {
+            scoring,
+            distance_cost,
+        }
+    }
+
     /// The cost of an agent at `from` moving at `speed` doing `task`.
     pub fn cost(self, space: &Space, from: DVec2, speed: f64, task: &Task) -> f64 {
         let d = space.delta(from, task.location).length();
-        match self {
+        match self.scoring {
             Scoring::Distance => d,
             Scoring::Time => d / speed + task.workload as f64,
-            Scoring::Profit { per_distance } => -(task.reward - per_distance * d),
+            Scoring::Profit => -(task.reward - self.distance_cost * d),
         }
     }
 
     /// Checks the params.
     pub fn validate(self) -> Result<(), String> {
-        match self {
-            Scoring::Profit { per_distance }
-                if !(per_distance.is_finite() && per_distance >= 0.0) =>
-            {
-                Err(format!(
-                    "`scoring`: `per_distance` must be finite and >= 0, got {per_distance}"
-                ))
-            }
-            _ => Ok(()),
+        if !(self.distance_cost.is_finite() && self.distance_cost >= 0.0) {
+            return Err(format!(
+                "`distance_cost` must be finite and >= 0, got {}",
+                self.distance_cost
+            ));
         }
+        Ok(())
     }
 }
 
@@ -165,9 +174,9 @@ pub fn assignment_matrix(
 /// cost is compared with the cheapest way to give `k` of the same workers one place each.
 /// (Comparing with the same cardinality keeps protocols that assign fewer pairs at once,
 /// such as decentralised ones mid-negotiation, from looking better than optimal.)
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug)]
 pub struct GapMonitor {
-    scoring: Scoring,
+    valuation: Valuation,
     /// Sum over instances of the protocol's cost.
     pub protocol_cost: f64,
     /// Sum over instances of the optimal cost.
@@ -181,11 +190,17 @@ pub struct GapMonitor {
 }
 
 impl GapMonitor {
-    /// A monitor valuing pairs with `scoring` (the protocol's own objective).
-    pub fn new(scoring: Scoring) -> GapMonitor {
+    /// A monitor valuing pairs like the protocol does.
+    pub fn new(valuation: Valuation) -> GapMonitor {
         GapMonitor {
-            scoring,
-            ..GapMonitor::default()
+            valuation,
+            protocol_cost: 0.0,
+            optimal_cost: 0.0,
+            instances: 0,
+            solver: LapSolver::new(),
+            rows: Vec::new(),
+            slots: Vec::new(),
+            workers: Vec::new(),
         }
     }
 
@@ -270,8 +285,8 @@ impl GapMonitor {
 }
 
 /// Adds the gap monitor (Act, after claims are resolved).
-pub fn install_monitor(sim: &mut SimBuilder, scoring: Scoring) {
-    sim.insert_resource(GapMonitor::new(scoring));
+pub fn install_monitor(sim: &mut SimBuilder, valuation: Valuation) {
+    sim.insert_resource(GapMonitor::new(valuation));
     sim.add_systems(Phase::Act, monitor_gap);
 }
 
@@ -324,11 +339,11 @@ fn monitor_gap(
             });
         }
     }
-    let scoring = m.scoring;
+    let valuation = m.valuation;
     let cost = |a: &AgentView, task: TaskId| {
         tasks
             .get(task)
-            .map_or(f64::NAN, |(t, _)| scoring.cost(&space, a.pos, a.speed, t))
+            .map_or(f64::NAN, |(t, _)| valuation.cost(&space, a.pos, a.speed, t))
     };
     let rows = std::mem::take(&mut m.rows);
     let slots = std::mem::take(&mut m.slots);

@@ -2,7 +2,9 @@
 //! first, then the best of the rest, and so on.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{Scoring, assignment_matrix, install_monitor};
+use crate::allocation::common::{
+    DEFAULT_DISTANCE_COST, Scoring, Valuation, assignment_matrix, install_monitor,
+};
 use crate::allocation::greedy::greedy_assignment;
 use crate::allocation::lap::Objective;
 use agora_engine::prelude::*;
@@ -15,11 +17,28 @@ use serde::{Deserialize, Serialize};
 /// matched greedily: the lowest-cost feasible pair is taken, its worker and place removed,
 /// and so on (ties: lowest agent id, then lowest task id). Gerkey and Mataric show many
 /// market architectures reduce to this; with profits it reaches at least half the optimum.
-#[derive(Resource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Greedy {
     /// What is minimised (default `Distance`).
     pub scoring: Scoring,
+    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
+    pub distance_cost: f64,
+}
+
+impl Default for Greedy {
+    fn default() -> Self {
+        Greedy {
+            scoring: Scoring::Distance,
+            distance_cost: DEFAULT_DISTANCE_COST,
+        }
+    }
+}
+
+impl Greedy {
+    fn valuation(&self) -> Valuation {
+        Valuation::new(self.scoring, self.distance_cost)
+    }
 }
 
 #[derive(Resource, Default)]
@@ -33,14 +52,14 @@ impl Mechanism for Greedy {
     const SUMMARY: &'static str = "Centralised sequential greedy: the best worker-task pair first.";
 
     fn build(sim: &mut SimBuilder) {
-        let scoring = sim.world().resource::<Greedy>().scoring;
+        let valuation = sim.world().resource::<Greedy>().valuation();
         sim.init_resource::<State>();
         sim.add_systems(Phase::Decide, decide);
-        install_monitor(sim, scoring);
+        install_monitor(sim, valuation);
     }
 
     fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
-        self.scoring.validate()
+        self.valuation().validate()
     }
 }
 
@@ -56,13 +75,13 @@ fn decide(
         return;
     }
     let p = &state.planner;
-    let scoring = params.scoring;
+    let valuation = params.valuation();
     let matrix = assignment_matrix(
         &p.agents,
         &p.slots,
         |a, s| {
             tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
-                scoring.cost(&space, a.pos, a.speed, t)
+                valuation.cost(&space, a.pos, a.speed, t)
             })
         },
         false,

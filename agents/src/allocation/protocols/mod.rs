@@ -8,4 +8,4 @@ mod response_threshold;
 pub use greedy::Greedy;
 pub use optimal::Optimal;
 pub use random::RandomAssignment;
-pub use response_threshold::{Learning, ResponseThreshold, ThresholdInit};
+pub use response_threshold::{Learning, ResponseThreshold, ThresholdState};

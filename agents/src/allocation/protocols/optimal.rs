@@ -3,7 +3,9 @@
 //! for optimality gaps.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{Scoring, assignment_matrix, install_monitor};
+use crate::allocation::common::{
+    DEFAULT_DISTANCE_COST, Scoring, Valuation, assignment_matrix, install_monitor,
+};
 use crate::allocation::lap::{LapSolver, Objective};
 use agora_engine::prelude::*;
 use agora_engine::task::Tasks;
@@ -16,11 +18,28 @@ use serde::{Deserialize, Serialize};
 /// as possible at the least total cost: one minimum-cost assignment over the idle workers
 /// and the places, plus a "stay idle" column per worker that costs more than any real
 /// assignment can save. Pairs whose skills do not match are forbidden.
-#[derive(Resource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Optimal {
     /// What is minimised (default `Distance`).
     pub scoring: Scoring,
+    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
+    pub distance_cost: f64,
+}
+
+impl Default for Optimal {
+    fn default() -> Self {
+        Optimal {
+            scoring: Scoring::Distance,
+            distance_cost: DEFAULT_DISTANCE_COST,
+        }
+    }
+}
+
+impl Optimal {
+    fn valuation(&self) -> Valuation {
+        Valuation::new(self.scoring, self.distance_cost)
+    }
 }
 
 #[derive(Resource, Default)]
@@ -35,14 +54,14 @@ impl Mechanism for Optimal {
     const SUMMARY: &'static str = "Centralised optimal assignment (Jonker-Volgenant), re-solved when tasks or workers change.";
 
     fn build(sim: &mut SimBuilder) {
-        let scoring = sim.world().resource::<Optimal>().scoring;
+        let valuation = sim.world().resource::<Optimal>().valuation();
         sim.init_resource::<State>();
         sim.add_systems(Phase::Decide, decide);
-        install_monitor(sim, scoring);
+        install_monitor(sim, valuation);
     }
 
     fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
-        self.scoring.validate()
+        self.valuation().validate()
     }
 }
 
@@ -58,13 +77,13 @@ fn decide(
         return;
     }
     let p = &state.planner;
-    let scoring = params.scoring;
+    let valuation = params.valuation();
     let matrix = assignment_matrix(
         &p.agents,
         &p.slots,
         |a, s| {
             tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
-                scoring.cost(&space, a.pos, a.speed, t)
+                valuation.cost(&space, a.pos, a.speed, t)
             })
         },
         true,

@@ -4,57 +4,23 @@
 //! the workers busy on it, and idle workers take up a kind with probability
 //! `s^n / (s^n + theta^n)`.
 
-use crate::allocation::common::{Scoring, install_monitor};
+use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
 use agora_engine::prelude::*;
 use agora_engine::task::{TaskBoard, TaskId, TaskIntents, Tasks, Worker};
 use serde::{Deserialize, Serialize};
 
-/// How thresholds start.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum ThresholdInit {
-    /// Every worker, every kind.
-    Fixed(f64),
-    /// Drawn per worker and kind, uniform in `[lo, hi)`.
-    Uniform(f64, f64),
-}
-
 /// Whether thresholds change with experience.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Learning {
     /// Thresholds never change (the fixed-threshold model).
+    #[default]
     Fixed,
     /// Each tick, a worker holding a task of a kind lowers its threshold for that kind by
-    /// `xi` and raises the others by `phi`, within `[min, max]`.
-    Reinforced {
-        /// Learning rate (default 0.1).
-        #[serde(default = "default_xi")]
-        xi: f64,
-        /// Forgetting rate (default 0.01).
-        #[serde(default = "default_phi")]
-        phi: f64,
-        /// Lowest threshold (default 0.01).
-        #[serde(default = "default_min")]
-        min: f64,
-        /// Highest threshold (default 10).
-        #[serde(default = "default_max")]
-        max: f64,
-    },
+    /// `xi` and raises the others by `phi`, within `[theta_min, theta_max]`.
+    Reinforced,
 }
 
-fn default_xi() -> f64 {
-    0.1
-}
-fn default_phi() -> f64 {
-    0.01
-}
-fn default_min() -> f64 {
-    0.01
-}
-fn default_max() -> f64 {
-    10.0
-}
-
-/// Scenario: `allocation: (protocol: "response_threshold", params: (learning: Reinforced()))`.
+/// Scenario: `allocation: (protocol: "response_threshold", params: (learning: Reinforced))`.
 ///
 /// Per tick, for each task kind `k` (a task's kind is its lowest required skill):
 /// 1. stimulus `s_k <- max(0, s_k + delta * open_k - alpha * busy_k / N)`, where `open_k`
@@ -74,14 +40,27 @@ pub struct ResponseThreshold {
     pub alpha: f64,
     /// Steepness `n` of the response function (default 2).
     pub exponent: f64,
-    /// Initial thresholds (default `Fixed(1.0)`).
-    pub threshold: ThresholdInit,
+    /// Mean initial threshold (default 1.0).
+    pub threshold: f64,
+    /// Initial thresholds are drawn per worker and kind uniformly within this distance of
+    /// `threshold` (default 0: all equal).
+    pub threshold_spread: f64,
     /// Threshold dynamics (default `Fixed`).
     pub learning: Learning,
+    /// Learning rate: threshold decrease per tick on the kind being done (default 0.1).
+    pub xi: f64,
+    /// Forgetting rate: threshold increase per tick on other kinds (default 0.01).
+    pub phi: f64,
+    /// Lowest threshold under learning (default 0.01).
+    pub theta_min: f64,
+    /// Highest threshold under learning (default 10).
+    pub theta_max: f64,
     /// Per tick, the probability a worker gives up a task it has not started (default 0).
     pub quit: f64,
     /// The objective the optimality gap is measured in (default `Distance`).
     pub scoring: Scoring,
+    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
+    pub distance_cost: f64,
 }
 
 impl Default for ResponseThreshold {
@@ -90,10 +69,16 @@ impl Default for ResponseThreshold {
             delta: 0.1,
             alpha: 1.0,
             exponent: 2.0,
-            threshold: ThresholdInit::Fixed(1.0),
+            threshold: 1.0,
+            threshold_spread: 0.0,
             learning: Learning::Fixed,
+            xi: 0.1,
+            phi: 0.01,
+            theta_min: 0.01,
+            theta_max: 10.0,
             quit: 0.0,
             scoring: Scoring::Distance,
+            distance_cost: DEFAULT_DISTANCE_COST,
         }
     }
 }
@@ -118,15 +103,16 @@ impl Mechanism for ResponseThreshold {
         "Workers take up task kinds when stimulus exceeds their threshold (no messages).";
 
     fn build(sim: &mut SimBuilder) {
-        let scoring = sim.world().resource::<ResponseThreshold>().scoring;
+        let p = sim.world().resource::<ResponseThreshold>();
+        let valuation = Valuation::new(p.scoring, p.distance_cost);
         sim.init_resource::<ThresholdState>();
         sim.add_systems(Phase::Decide, decide);
-        install_monitor(sim, scoring);
+        install_monitor(sim, valuation);
     }
 
     fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
-        let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
-        if !finite_nonneg(self.delta) || !finite_nonneg(self.alpha) {
+        let nonneg = |v: f64| v.is_finite() && v >= 0.0;
+        if !nonneg(self.delta) || !nonneg(self.alpha) {
             return Err("`delta` and `alpha` must be finite and >= 0".into());
         }
         if !(self.exponent.is_finite() && self.exponent > 0.0) {
@@ -135,32 +121,29 @@ impl Mechanism for ResponseThreshold {
                 self.exponent
             ));
         }
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(format!(
+                "`threshold` must be positive, got {}",
+                self.threshold
+            ));
+        }
+        if !(nonneg(self.threshold_spread) && self.threshold_spread < self.threshold) {
+            return Err(format!(
+                "`threshold_spread` must be >= 0 and below `threshold` ({}), got {}",
+                self.threshold, self.threshold_spread
+            ));
+        }
+        if !(nonneg(self.xi) && nonneg(self.phi)) {
+            return Err("`xi` and `phi` must be finite and >= 0".into());
+        }
+        if !(self.theta_min > 0.0 && self.theta_min <= self.theta_max && self.theta_max.is_finite())
+        {
+            return Err("`theta_min` and `theta_max` need 0 < theta_min <= theta_max".into());
+        }
         if !(0.0..=1.0).contains(&self.quit) {
             return Err(format!("`quit` must be a probability, got {}", self.quit));
         }
-        match self.threshold {
-            ThresholdInit::Fixed(t) if !(t.is_finite() && t > 0.0) => {
-                return Err(format!("`threshold` must be positive, got {t}"));
-            }
-            ThresholdInit::Uniform(lo, hi)
-                if !(lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi) =>
-            {
-                return Err(format!(
-                    "`threshold`: `Uniform({lo}, {hi})` needs 0 < lo <= hi"
-                ));
-            }
-            _ => {}
-        }
-        if let Learning::Reinforced { xi, phi, min, max } = self.learning
-            && !(finite_nonneg(xi)
-                && finite_nonneg(phi)
-                && min > 0.0
-                && min <= max
-                && max.is_finite())
-        {
-            return Err("`learning`: `xi`, `phi` must be >= 0 and 0 < min <= max".into());
-        }
-        self.scoring.validate()
+        Valuation::new(self.scoring, self.distance_cost).validate()
     }
 }
 
@@ -213,10 +196,7 @@ fn decide(
             let mut r = rng.agent(id.0, 0, INIT);
             let have = state.theta[agent].len();
             for _ in have..kinds {
-                let v = match params.threshold {
-                    ThresholdInit::Fixed(t) => t,
-                    ThresholdInit::Uniform(lo, hi) => lo + r.unit_f64() * (hi - lo),
-                };
+                let v = params.threshold + params.threshold_spread * (2.0 * r.unit_f64() - 1.0);
                 state.theta[agent].push(v);
             }
         }
@@ -228,7 +208,9 @@ fn decide(
         {
             intents.release(c);
         }
-        if let Learning::Reinforced { xi, phi, min, max } = params.learning {
+        if params.learning == Learning::Reinforced {
+            let (xi, phi) = (params.xi, params.phi);
+            let (min, max) = (params.theta_min, params.theta_max);
             let current = w
                 .current()
                 .and_then(|c| tasks.get(c))
