@@ -41,6 +41,7 @@
 mod agent;
 mod digest;
 mod error;
+pub mod intent;
 mod par;
 mod phase;
 mod plugin;
@@ -55,6 +56,11 @@ pub mod task;
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
+pub use intent::{
+    Conflict, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested, DeadlockAction,
+    DeadlockSpec, Intent, Outcome, Party, ResourceId, Resources, Ruling, TaskClaims, Urgency,
+    VictimOrder, VictimRule,
+};
 pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
@@ -78,10 +84,11 @@ pub use space::{
 /// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AgentId, AgentRng, AgentSpawn, AgentState, Behavior, DigestState, GridCell, GridItem,
-        GridNeighbors, GridOccupancy, Mechanism, Metric, Phase, Population, Position, Purpose,
-        Registry, Scenario, Section, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind,
-        SpatialIndex, StableHasher, StopReason, Tick, UniformGrid, ValidateCtx, Velocity,
+        AgentId, AgentRng, AgentSpawn, AgentState, Behavior, ConflictKind, Conflicts, DigestState,
+        GridCell, GridItem, GridNeighbors, GridOccupancy, Intent, Mechanism, Metric, Outcome,
+        Phase, Population, Position, Purpose, Registry, ResourceId, Resources, Ruling, Scenario,
+        Section, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex, StableHasher,
+        StopReason, Tick, UniformGrid, Urgency, ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,

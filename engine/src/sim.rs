@@ -482,6 +482,7 @@ impl Sim {
                 }
             }
         }
+        crate::intent::install(&mut world, &mut schedule, slots, scenario);
         if let Some(radius) = spatial_radius {
             world.insert_resource(SpatialIndex {
                 grid: UniformGrid::new(),

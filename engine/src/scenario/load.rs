@@ -427,6 +427,16 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         })?;
         (entry.validate)(&params.0, &vctx).map_err(|m| ctx.at(&format!("{section}.params"), m))?;
     }
+    validate_resources(s, ctx)?;
+    if s.conflicts
+        .as_ref()
+        .is_some_and(|c| c.deadlock.patience == 0)
+    {
+        return Err(ctx.at(
+            "conflicts.deadlock.patience",
+            "must be at least 1 (ticks a deadlock lasts before a victim is chosen)",
+        ));
+    }
     if s.stop.as_ref().is_some_and(|stop| !stop.value.is_finite()) {
         return Err(ctx.at("stop.value", "must be a finite number"));
     }
@@ -439,6 +449,48 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
             };
             ctx.at(&path, m)
         })?;
+    }
+    Ok(())
+}
+
+/// The `resources` table: names unique and not empty, capacities at least 1, cells inside a
+/// grid world.
+fn validate_resources(s: &Scenario, ctx: &ErrCtx<'_>) -> Result<(), ScenarioError> {
+    let w = &s.world;
+    for (i, r) in s.resources.iter().enumerate() {
+        let path = format!("resources[{i}]");
+        if r.name.trim().is_empty() {
+            return Err(ctx.at(&format!("{path}.name"), "a resource needs a name"));
+        }
+        if s.resources[..i].iter().any(|o| o.name == r.name) {
+            return Err(ctx.at(
+                &format!("{path}.name"),
+                format!("resource name `{}` is used twice", r.name),
+            ));
+        }
+        if r.capacity == 0 {
+            return Err(ctx.at(
+                &format!("{path}.capacity"),
+                "must be at least 1 (agents that can use it at once)",
+            ));
+        }
+        if !r.cells.is_empty() && w.kind != SpaceKind::Grid {
+            return Err(ctx.at(
+                &format!("{path}.cells"),
+                "resource cells need a grid world (`kind: Grid`); leave `cells` out for a resource usable anywhere",
+            ));
+        }
+        for (k, &(x, y)) in r.cells.iter().enumerate() {
+            if x < 0 || y < 0 || f64::from(x) >= w.width || f64::from(y) >= w.height {
+                return Err(ctx.at(
+                    &format!("{path}.cells[{k}]"),
+                    format!(
+                        "cell ({x}, {y}) is outside the {}x{} grid",
+                        w.width, w.height
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -64,9 +64,14 @@ pub struct ScenarioOf<P> {
     /// Task-allocation protocol (default: none).
     #[serde(default)]
     pub allocation: Option<AllocationSpec<P>>,
-    /// Conflict-resolution policy (default: none).
+    /// Conflict-resolution policy (default: none, which resolves conflicts first come,
+    /// first served).
     #[serde(default)]
     pub conflicts: Option<ConflictSpec<P>>,
+    /// Resources with a capacity that agents use through intents: stations, tools,
+    /// channels (default none).
+    #[serde(default)]
+    pub resources: Vec<crate::intent::ResourceSpec>,
     /// What to record (default: nothing but the summary).
     #[serde(default)]
     pub record: RecordSpec<P>,
@@ -169,6 +174,9 @@ pub struct ConflictSpec<P> {
     /// The policy's params (default: all of its defaults).
     #[serde(default)]
     pub params: P,
+    /// How deadlocks are broken (default: the youngest member backs off after 2 ticks).
+    #[serde(default)]
+    pub deadlock: crate::intent::DeadlockSpec,
 }
 
 /// Where a set of plug-in params sits in a scenario, and whose they are.
@@ -332,6 +340,7 @@ impl<P> ScenarioOf<P> {
             Some(c) => Some(ConflictSpec {
                 policy: c.policy.clone(),
                 params: f(ParamSite::Policy { name: &c.policy }, &c.params)?,
+                deadlock: c.deadlock,
             }),
             None => None,
         };
@@ -346,6 +355,7 @@ impl<P> ScenarioOf<P> {
             populations,
             allocation,
             conflicts,
+            resources: self.resources.clone(),
             record: RecordSpec {
                 metrics: self.record.metrics.clone(),
                 metric_params,
