@@ -147,6 +147,11 @@ impl<'s> SimBuilder<'s> {
         self
     }
 
+    /// The schedule being built, for engine subsystems that order their own sets.
+    pub(crate) fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
     /// Inserts (or replaces) a resource.
     pub fn insert_resource<R: Resource>(&mut self, resource: R) -> &mut Self {
         self.world.insert_resource(resource);

@@ -12,8 +12,12 @@
 //! 3. **Resolve** (after the Resolve phase): releases are applied, then claims, task by task
 //!    in id order. A claim wins when the task is open, the worker has every skill the task
 //!    needs and room in its queue (`capacity`); when more workers claim than the task has
-//!    free places, the lowest agent ids win (the default conflict rule). Every claimant is
-//!    told the outcome in its [`TaskNotices`].
+//!    free places, the lowest agent ids win (the default rule). With a `conflicts` section,
+//!    each worker's first eligible claim is instead entered as its
+//!    [`Intent::task`](crate::intent::Intent::task) before the engine's conflict detection,
+//!    so double claims become `Task(id)` conflicts that the scenario's policy ranks, and the
+//!    settled [`Outcome`](crate::intent::Outcome)s decide who wins. Every claimant is told
+//!    the outcome in its [`TaskNotices`].
 //! 4. **Act** (after the Act phase): each worker travels towards the first task of its
 //!    queue at its `speed`; a tick spent travelling is not spent working. A task progresses
 //!    one unit per tick in which all the workers it needs are at it, and is done when its
@@ -206,10 +210,11 @@ impl TaskState {
 }
 
 /// An agent that can do tasks: its skills, speed and capacity, and the tasks it holds.
-/// Insert it at spawn (the `worker` behavior does); the engine adds [`TaskIntents`] and
-/// [`TaskNotices`] with it.
+/// Insert it at spawn (the `worker` behavior does); the engine adds [`TaskIntents`],
+/// [`TaskNotices`] and an [`Intent`](crate::intent::Intent) with it (the engine writes the
+/// intent's `task` when claims go through a conflict policy).
 #[derive(Component, Debug, Clone, PartialEq)]
-#[require(TaskIntents, TaskNotices)]
+#[require(TaskIntents, TaskNotices, crate::intent::Intent)]
 pub struct Worker {
     /// Its skills.
     pub skills: SkillSet,
@@ -350,6 +355,8 @@ pub enum RejectReason {
     Capacity,
     /// The worker already holds it.
     AlreadyHeld,
+    /// The conflict policy told the worker to back off for now.
+    Deferred,
 }
 
 /// Something the engine tells a worker about its tasks.

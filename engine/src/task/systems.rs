@@ -9,7 +9,8 @@ use super::{
 };
 use crate::agent::{AgentId, Position};
 use crate::error::{Error, ScenarioError};
-use crate::phase::{EngineSet, Tick};
+use crate::intent::{Intent, IntentSet, Outcome, Ruling, TaskClaims};
+use crate::phase::{EngineSet, Phase, Tick};
 use crate::rng::SimRng;
 use crate::sim::SimBuilder;
 use crate::space::Space;
@@ -20,6 +21,8 @@ use glam::DVec2;
 #[derive(Resource, Debug, Clone)]
 pub(crate) struct TaskConfig {
     expire: bool,
+    /// Claims go through the intent machinery and the scenario's conflict policy.
+    route: bool,
 }
 
 /// Distances below this count as "there" (positions are snapped exactly on arrival, so this
@@ -54,9 +57,14 @@ pub(crate) fn install(builder: &mut SimBuilder<'_>) -> Result<(), Error> {
         board.dag.add_edge(before, after, ());
     }
     board.entities = vec![None; arrivals.listed_count() as usize];
+    let route = scenario.conflicts.is_some();
+    if route {
+        builder.use_intents();
+    }
     let world = builder.world_mut();
     world.insert_resource(TaskConfig {
         expire: spec.expire,
+        route,
     });
     world.insert_resource(board);
     world.insert_resource(TaskStats::default());
@@ -66,10 +74,29 @@ pub(crate) fn install(builder: &mut SimBuilder<'_>) -> Result<(), Error> {
     builder
         .digest_component::<Worker>()
         .digest_resource::<TaskBoard>();
+    if route {
+        builder.schedule_mut().add_systems(
+            route_claims
+                .in_set(Phase::Resolve)
+                .before(IntentSet::Detect),
+        );
+    }
     builder.add_engine_systems(EngineSet::TaskResolve, resolve);
     builder.add_engine_systems(EngineSet::TaskAct, act);
     builder.add_engine_systems(EngineSet::TaskUpkeep, (upkeep, arrive_next).chain());
     Ok(())
+}
+
+/// Where an eligible claim stands before places are handed out; the order is the order in
+/// which places go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Standing {
+    /// The conflict policy granted it.
+    Granted,
+    /// Not routed through the policy: lowest ids first.
+    Unrouted,
+    /// The policy gave the place to someone else (named when known).
+    Lost(Option<u32>),
 }
 
 /// Reusable buffers for the systems.
@@ -78,7 +105,7 @@ struct Scratch {
     order: Vec<(u32, Entity)>,
     claims: Vec<(TaskId, u32, Option<usize>, Entity, bool)>,
     present: Vec<(TaskId, u32, Entity)>,
-    eligible: Vec<(u32, Entity, Option<usize>, bool)>,
+    eligible: Vec<(u32, Entity, Option<usize>, bool, Standing)>,
     live: Vec<u32>,
 }
 
@@ -98,23 +125,75 @@ fn sorted_workers<'a>(
     order.sort_unstable_by_key(|&(id, _)| id);
 }
 
-/// Resolve: releases, then claims task by task; lowest agent ids win contested places.
+/// With a conflict policy: each worker's first eligible claim (lowest task id) becomes its
+/// `Intent::task`, and each claimed task's capacity its free places, so that the engine's
+/// Detect and Settle (and the policy between them) decide contested places.
+fn route_claims(
+    board: Res<'_, TaskBoard>,
+    mut claims: ResMut<'_, TaskClaims>,
+    mut workers: Query<'_, '_, (&AgentId, &Worker, &TaskIntents, &mut Intent)>,
+    tasks: Query<'_, '_, (&Task, &TaskState)>,
+) {
+    for (id, worker, intents, mut intent) in &mut workers {
+        let mut first: Option<TaskId> = None;
+        let mut releasing = false;
+        for i in &intents.0 {
+            match *i {
+                TaskIntent::Release(_) => releasing = true,
+                TaskIntent::Claim { task, .. } => {
+                    let eligible = board
+                        .entity(task)
+                        .and_then(|e| tasks.get(e).ok())
+                        .is_some_and(|(def, s)| {
+                            s.status == TaskStatus::Open
+                                && !s.holders.contains(&id.0)
+                                && worker.can_do(def)
+                        });
+                    if eligible && first.is_none_or(|f| task < f) {
+                        first = Some(task);
+                    }
+                }
+            }
+        }
+        // A release this tick may make room; the resolver checks capacity again.
+        let room = worker.has_room() || releasing;
+        let want = first.filter(|_| room).map(|t| t.0);
+        if intent.task != want {
+            intent.task = want;
+        }
+        if let Some(task) = first
+            && let Some((def, s)) = board.entity(task).and_then(|e| tasks.get(e).ok())
+        {
+            claims.set_capacity(task.0, s.free_places(def));
+        }
+    }
+}
+
+/// The workers as Resolve sees them.
+type ResolveWorkers<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static AgentId,
+        &'static mut Worker,
+        &'static mut TaskIntents,
+        &'static mut TaskNotices,
+        Option<&'static Position>,
+        &'static mut Intent,
+        &'static Outcome,
+    ),
+>;
+
+/// Resolve: releases, then claims task by task; lowest agent ids win contested places, or
+/// the conflict policy's winners when claims are routed through it.
+#[expect(clippy::too_many_arguments, reason = "a system's parameters")]
 fn resolve(
     tick: Res<'_, Tick>,
     mut board: ResMut<'_, TaskBoard>,
     mut stats: ResMut<'_, TaskStats>,
     mut scratch: ResMut<'_, Scratch>,
-    mut workers: Query<
-        '_,
-        '_,
-        (
-            &AgentId,
-            &mut Worker,
-            &mut TaskIntents,
-            &mut TaskNotices,
-            Option<&Position>,
-        ),
-    >,
+    config: Res<'_, TaskConfig>,
+    mut workers: ResolveWorkers<'_, '_>,
     ids: Query<'_, '_, (Entity, &AgentId), With<Worker>>,
     mut tasks: Query<'_, '_, (&Task, &mut TaskState)>,
 ) {
@@ -123,7 +202,7 @@ fn resolve(
     sorted_workers(&mut scratch.order, ids.iter());
     scratch.claims.clear();
     for &(agent, e) in &scratch.order {
-        let Ok((_, mut worker, mut intents, mut notices, _)) = workers.get_mut(e) else {
+        let Ok((_, mut worker, mut intents, mut notices, ..)) = workers.get_mut(e) else {
             continue;
         };
         notices.0.clear();
@@ -176,7 +255,7 @@ fn resolve(
         awards: Vec::new(),
     };
     for &(agent, e) in &scratch.order {
-        if let Ok((_, w, _, _, pos)) = workers.get(e)
+        if let Ok((_, w, _, _, pos, ..)) = workers.get(e)
             && w.queue.is_empty()
         {
             last.idle.push((agent, pos.map_or(DVec2::ZERO, |p| p.0)));
@@ -189,7 +268,7 @@ fn resolve(
         }
     }
     for claim in &mut scratch.claims {
-        if let Ok((_, w, _, _, _)) = workers.get(claim.3) {
+        if let Ok((_, w, ..)) = workers.get(claim.3) {
             claim.4 = w.queue.is_empty();
         }
     }
@@ -219,7 +298,7 @@ fn resolve(
         scratch.eligible.clear();
         for k in group {
             let (_, agent, at, e, was_idle) = scratch.claims[k];
-            let Ok((_, worker, _, _, _)) = workers.get(e) else {
+            let Ok((_, worker, _, _, _, intent, outcome)) = workers.get(e) else {
                 continue;
             };
             let reason = if state.holders.contains(&agent) {
@@ -233,21 +312,44 @@ fn resolve(
             } else {
                 None
             };
+            // The policy's ruling, when this claim was routed through the conflict machinery.
+            let ruling = (config.route && intent.task == Some(task.0) && outcome.tick == t)
+                .then_some(outcome.task);
+            let standing = match ruling {
+                None => Standing::Unrouted,
+                Some(Ruling::Granted) => Standing::Granted,
+                Some(Ruling::Lost { winner, .. }) => Standing::Lost(winner),
+                Some(Ruling::Deferred { .. }) => {
+                    reject(&mut workers, e, task, RejectReason::Deferred, &mut stats);
+                    continue;
+                }
+                Some(_) => Standing::Lost(None),
+            };
             match reason {
                 Some(r) => reject(&mut workers, e, task, r, &mut stats),
-                None => scratch.eligible.push((agent, e, at, was_idle)),
+                None => scratch.eligible.push((agent, e, at, was_idle, standing)),
             }
         }
+        // Routed winners first, then unrouted claims by id; routed losers never win.
+        scratch.eligible.sort_by_key(|c| (c.4, c.0));
         let free = state.free_places(def) as usize;
-        let winner = scratch.eligible.first().map(|w| w.0);
-        for (rank, &(agent, e, at, was_idle)) in scratch.eligible.iter().enumerate() {
-            let Ok((_, mut worker, _, mut notices, pos)) = workers.get_mut(e) else {
+        let winner = scratch
+            .eligible
+            .first()
+            .filter(|c| !matches!(c.4, Standing::Lost(_)))
+            .map(|w| w.0);
+        for (rank, &(agent, e, at, was_idle, standing)) in scratch.eligible.iter().enumerate() {
+            let Ok((_, mut worker, _, mut notices, pos, ..)) = workers.get_mut(e) else {
                 continue;
             };
-            if rank >= free {
+            let named = match standing {
+                Standing::Lost(w) => Some(w),
+                _ => None,
+            };
+            if rank >= free || named.is_some() {
                 notices.0.push(TaskNotice::Lost {
                     task,
-                    winner: winner.unwrap_or(agent),
+                    winner: named.flatten().or(winner).unwrap_or(agent),
                 });
                 stats.failed_claims += 1;
                 continue;
@@ -281,26 +383,26 @@ fn resolve(
         }
     }
     board.last = last;
+    if config.route {
+        // A claim is a one-tick want: the engine's task board, not the intent, keeps holds.
+        for &(_, e) in &scratch.order {
+            if let Ok((.., mut intent, _)) = workers.get_mut(e)
+                && intent.task.is_some()
+            {
+                intent.task = None;
+            }
+        }
+    }
 }
 
 fn reject(
-    workers: &mut Query<
-        '_,
-        '_,
-        (
-            &AgentId,
-            &mut Worker,
-            &mut TaskIntents,
-            &mut TaskNotices,
-            Option<&Position>,
-        ),
-    >,
+    workers: &mut ResolveWorkers<'_, '_>,
     e: Entity,
     task: TaskId,
     reason: RejectReason,
     stats: &mut TaskStats,
 ) {
-    if let Ok((_, _, _, mut notices, _)) = workers.get_mut(e) {
+    if let Ok((_, _, _, mut notices, ..)) = workers.get_mut(e) {
         notices.0.push(TaskNotice::Rejected { task, reason });
     }
     stats.failed_claims += 1;

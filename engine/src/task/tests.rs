@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::prelude::*;
+use crate::{ConflictKind, ConflictStats, Conflicts};
 use serde::{Deserialize, Serialize};
 
 /// A worker with fixed skills, speed and capacity.
@@ -73,9 +74,32 @@ fn scripted(
     }
 }
 
+/// A conflict policy: the highest id wins.
+#[derive(Resource, Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Highest {}
+
+impl Mechanism for Highest {
+    const SECTION: Section = Section::Conflicts;
+    const NAME: &'static str = "highest";
+    const SUMMARY: &'static str = "Highest id wins.";
+    fn build(sim: &mut SimBuilder<'_>) {
+        sim.use_intents();
+        sim.add_systems(Phase::Resolve, highest);
+    }
+}
+
+fn highest(mut conflicts: ResMut<'_, Conflicts>) {
+    for mut c in conflicts.iter_mut() {
+        c.rank_by_key(|p| std::cmp::Reverse(p.agent));
+    }
+}
+
 fn registry() -> Registry {
     let mut r = Registry::new();
-    r.behavior::<TestWorker>().mechanism::<Script>();
+    r.behavior::<TestWorker>()
+        .mechanism::<Script>()
+        .mechanism::<Highest>();
     r
 }
 
@@ -134,6 +158,64 @@ fn contested_claim_goes_to_the_lowest_id_and_losers_are_told() {
     assert_eq!(last.awards.len(), 1);
     assert_eq!(last.open.len(), 1);
     assert!(last.awards[0].was_idle);
+}
+
+#[test]
+fn with_a_conflict_policy_double_claims_are_its_task_conflicts() {
+    let mut s = sim(r#"ticks: 20,
+        populations: [(behavior: "test_worker", count: 4, placement: Point(10.0, 10.0))],
+        tasks: (arrivals: [List([(at: (15.0, 10.0)), (at: (15.0, 10.0), agents: 2), (at: (1.0, 1.0))])]),
+        conflicts: (policy: "highest"),
+        allocation: (protocol: "script", params: (claims: [
+            (0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 1), (0, 0, 1), (0, 3, 2),
+        ]))"#);
+    s.step().unwrap();
+    // Each worker's lowest eligible claim is routed: 0 and 1 contend for task 0 and the
+    // policy ranks 1 first; 2 and 3 take task 1's two places without a contest.
+    assert_eq!(state(&mut s, 0).holders, vec![1]);
+    assert_eq!(state(&mut s, 1).holders, vec![2, 3]);
+    // Agent 0's second claim (task 1) was not routed: routed winners go first, so no place
+    // is left for it. Agent 3's second claim finds its queue full.
+    assert_eq!(
+        notices(&mut s, 0),
+        vec![
+            TaskNotice::Lost {
+                task: TaskId(0),
+                winner: 1
+            },
+            TaskNotice::Lost {
+                task: TaskId(1),
+                winner: 2
+            },
+        ]
+    );
+    assert_eq!(
+        notices(&mut s, 3),
+        vec![
+            TaskNotice::Won(TaskId(1)),
+            TaskNotice::Rejected {
+                task: TaskId(2),
+                reason: RejectReason::Capacity
+            }
+        ]
+    );
+    assert_eq!(
+        s.world()
+            .resource::<ConflictStats>()
+            .total
+            .of(ConflictKind::Task),
+        1
+    );
+    // Without the policy, the same claims go to the lowest ids.
+    let mut s = sim(r#"ticks: 20,
+        populations: [(behavior: "test_worker", count: 4, placement: Point(10.0, 10.0))],
+        tasks: (arrivals: [List([(at: (15.0, 10.0)), (at: (15.0, 10.0), agents: 2), (at: (1.0, 1.0))])]),
+        allocation: (protocol: "script", params: (claims: [
+            (0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 1), (0, 0, 1), (0, 3, 2),
+        ]))"#);
+    s.step().unwrap();
+    assert_eq!(state(&mut s, 0).holders, vec![0]);
+    assert_eq!(state(&mut s, 1).holders, vec![2, 3]);
 }
 
 #[test]
