@@ -4,16 +4,18 @@
 pub mod allocation;
 pub mod behaviors;
 pub mod metrics;
+pub mod quantities;
 
 use agora_engine::Registry;
 
-/// Every built-in behavior, protocol and metric: the one explicit list scenarios are resolved against.
-/// Add yours here, one line each.
+/// Every built-in behavior, protocol, metric and per-agent quantity: the one explicit list
+/// scenarios are resolved against. Add yours here, one line each.
 pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
         .behavior::<behaviors::Schelling>()
+        .behavior::<behaviors::Vicsek>()
         .behavior::<behaviors::Worker>();
     registry
         .mechanism::<allocation::Optimal>()
@@ -26,7 +28,22 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::MeanNnDistance>()
         .metric::<metrics::FractionHappy>()
         .metric::<metrics::MeanSimilarFraction>()
+        .metric::<metrics::MinNnDistance>()
+        .metric::<metrics::Milling>()
+        .metric::<metrics::Clusters>()
+        .metric::<metrics::SpatialEntropy>()
+        .metric::<metrics::Gini>()
+        .metric::<metrics::Jain>()
+        .metric::<metrics::OpinionVariance>()
+        .metric::<metrics::OpinionClusters>()
+        .metric::<metrics::DivisionOfLabor>()
         .metric::<allocation::TaskAllocation>();
+    registry
+        .quantity::<quantities::Speed>()
+        .quantity::<quantities::Neighbors>()
+        .quantity::<quantities::State>()
+        .quantity::<quantities::OpinionValue>()
+        .quantity::<quantities::Work>();
 }
 
 /// A registry holding [`register_all`]'s plug-ins.
