@@ -211,10 +211,12 @@ impl TaskState {
 
 /// An agent that can do tasks: its skills, speed and capacity, and the tasks it holds.
 /// Insert it at spawn (the `worker` behavior does); the engine adds [`TaskIntents`],
-/// [`TaskNotices`] and an [`Intent`](crate::intent::Intent) with it (the engine writes the
-/// intent's `task` when claims go through a conflict policy).
+/// [`TaskNotices`], an [`Intent`](crate::intent::Intent) (the engine writes the intent's
+/// `task` when claims go through a conflict policy) and a [`TaskTally`](crate::TaskTally)
+/// with it: each tick of work adds 1 to the tally at the task's `kind`, which is what the
+/// `division_of_labor` metric and the `work` quantity read.
 #[derive(Component, Debug, Clone, PartialEq)]
-#[require(TaskIntents, TaskNotices, crate::intent::Intent)]
+#[require(TaskIntents, TaskNotices, crate::intent::Intent, crate::TaskTally)]
 pub struct Worker {
     /// Its skills.
     pub skills: SkillSet,
@@ -227,7 +229,6 @@ pub struct Worker {
     travelled: f64,
     worked: u64,
     completed: u32,
-    work_by_kind: Vec<u64>,
 }
 
 impl Worker {
@@ -241,7 +242,6 @@ impl Worker {
             travelled: 0.0,
             worked: 0,
             completed: 0,
-            work_by_kind: Vec::new(),
         }
     }
 
@@ -283,11 +283,6 @@ impl Worker {
     /// Tasks it helped complete.
     pub fn completed(&self) -> u32 {
         self.completed
-    }
-
-    /// Ticks of work per task kind (index = kind).
-    pub fn work_by_kind(&self) -> &[u64] {
-        &self.work_by_kind
     }
 }
 

@@ -416,7 +416,16 @@ fn act(
     mut board: ResMut<'_, TaskBoard>,
     mut stats: ResMut<'_, TaskStats>,
     mut scratch: ResMut<'_, Scratch>,
-    mut workers: Query<'_, '_, (&mut Worker, &mut Position, &mut TaskNotices)>,
+    mut workers: Query<
+        '_,
+        '_,
+        (
+            &mut Worker,
+            &mut Position,
+            &mut TaskNotices,
+            &mut crate::TaskTally,
+        ),
+    >,
     ids: Query<'_, '_, (Entity, &AgentId), With<Worker>>,
     mut tasks: Query<'_, '_, (&Task, &mut TaskState)>,
 ) {
@@ -425,7 +434,7 @@ fn act(
     sorted_workers(&mut scratch.order, ids.iter());
     scratch.present.clear();
     for &(agent, e) in &scratch.order {
-        let Ok((mut worker, mut pos, _)) = workers.get_mut(e) else {
+        let Ok((mut worker, mut pos, ..)) = workers.get_mut(e) else {
             continue;
         };
         let Some(current) = worker.current() else {
@@ -489,12 +498,9 @@ fn act(
                 Some((a, n)) if *a == agent => *n += 1,
                 _ => state.worked_by.insert(slot, (agent, 1)),
             }
-            if let Ok((mut worker, _, _)) = workers.get_mut(e) {
+            if let Ok((mut worker, _, _, mut tally)) = workers.get_mut(e) {
                 worker.worked += 1;
-                if worker.work_by_kind.len() <= kind {
-                    worker.work_by_kind.resize(kind + 1, 0);
-                }
-                worker.work_by_kind[kind] += 1;
+                tally.add(kind, 1.0);
             }
         }
         if state.work_done < def.workload {
@@ -512,7 +518,7 @@ fn act(
         }
         for k in group {
             let (_, _, e) = scratch.present[k];
-            if let Ok((mut worker, _, mut notices)) = workers.get_mut(e) {
+            if let Ok((mut worker, _, mut notices, _)) = workers.get_mut(e) {
                 worker.queue.retain(|&q| q != task);
                 worker.completed += 1;
                 notices.0.push(TaskNotice::Completed(task));
