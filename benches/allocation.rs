@@ -60,6 +60,9 @@ const PROTOCOLS: &[(&str, &[&str])] = &[
     ("greedy", &[]),
     ("random", &[]),
     ("response_threshold", &[]),
+    ("contract_net", &[]),
+    ("ssi_auction", &[]),
+    ("cbba", &[]),
 ];
 
 fn protocol_ticks(c: &mut Criterion) {

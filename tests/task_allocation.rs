@@ -5,6 +5,8 @@
 use agora_agents::allocation::common::GapMonitor;
 use agora_agents::allocation::greedy::greedy_assignment;
 use agora_agents::allocation::lap::{self, CostMatrix, Objective};
+use agora_agents::allocation::protocols::ProtocolStats;
+use agora_engine::comms::Performative;
 use agora_engine::task::{Task, TaskBoard, TaskState, TaskStatus, Worker};
 use agora_engine::{AgentId, MemorySink, Scenario, Sim, SimOptions};
 use rand::{RngExt, SeedableRng};
@@ -35,7 +37,15 @@ fn sim(s: &Scenario) -> Sim {
 }
 
 /// The protocol files that share the base world.
-const PROTOCOLS: &[&str] = &["optimal", "greedy", "random", "response_threshold"];
+const PROTOCOLS: &[&str] = &[
+    "optimal",
+    "greedy",
+    "random",
+    "response_threshold",
+    "contract_net",
+    "ssi_auction",
+    "cbba",
+];
 
 /// Checks the task invariants on the current state: a task has at most as many holders as
 /// it needs, every holder holds it in its queue and nobody else does, queues respect
@@ -81,7 +91,10 @@ fn check_invariants(sim: &mut Sim, what: &str) {
                 t.id
             );
             for &(a, n) in &s.worked_by {
-                assert_eq!(n, t.workload, "{what}: worker {a} on {}", t.id);
+                // A task handed over after a failure is finished by its new holders.
+                if s.awards <= t.agents {
+                    assert_eq!(n, t.workload, "{what}: worker {a} on {}", t.id);
+                }
                 if let Some(w) = find(a) {
                     assert!(
                         w.skills.covers(t.skills),
@@ -127,7 +140,7 @@ fn every_protocol_keeps_the_task_invariants() {
             (f.clone(), load(&f, &["ticks=300"]))
         })
         .collect();
-    for p in ["greedy", "optimal", "random", "response_threshold"] {
+    for p in PROTOCOLS {
         cases.push((
             format!("jobs.ron with {p}"),
             load(
@@ -386,6 +399,8 @@ fn protocols_are_deterministic_at_any_thread_count() {
         .map(|p| format!("scenarios/task_allocation/{p}.ron"))
         .collect();
     files.push("scenarios/task_allocation/jobs.ron".into());
+    files.push("scenarios/task_allocation/lossy.ron".into());
+    files.push("scenarios/task_allocation/failure.ron".into());
     for (i, f) in files.iter().enumerate() {
         let runs: Vec<PathBuf> = ["1", "4"]
             .iter()
@@ -394,7 +409,7 @@ fn protocols_are_deterministic_at_any_thread_count() {
                     dir.path(),
                     &format!("{i}-{t}"),
                     f,
-                    &["--ticks", "200", "--threads", t, "--set", "record.every=1"],
+                    &["--ticks", "350", "--threads", t, "--set", "record.every=1"],
                 )
             })
             .collect();
@@ -404,4 +419,416 @@ fn protocols_are_deterministic_at_any_thread_count() {
             assert!(a == b, "{f}: {file} differs between 1 and 4 threads");
         }
     }
+}
+
+/// Workers at `positions` (each its own population: `(x, y, capacity)`), tasks written out.
+fn static_instance(
+    protocol: &str,
+    params: &str,
+    comms: &str,
+    workers: &[(f64, f64, u32)],
+    tasks: &[(f64, f64, f64)],
+    speed: f64,
+    ticks: u64,
+) -> Scenario {
+    let registry = agora_agents::registry();
+    let pops: Vec<String> = workers
+        .iter()
+        .map(|&(x, y, c)| {
+            format!(
+                "(behavior: \"worker\", count: 1, params: (speed: {speed}, capacity: {c}), placement: Point({x}, {y}))"
+            )
+        })
+        .collect();
+    let list: Vec<String> = tasks
+        .iter()
+        .map(|&(x, y, r)| format!("(at: ({x}, {y}), workload: 1, reward: {r})"))
+        .collect();
+    let text = format!(
+        "(schema: 1, seed: 5, ticks: {ticks}, world: (width: 100.0, height: 100.0, boundary: Walls),
+          populations: [{}], tasks: (arrivals: [List([{}])]),
+          allocation: (protocol: \"{protocol}\", params: ({params})), comms: ({comms}))",
+        pops.join(","),
+        list.join(",")
+    );
+    Scenario::parse(&text, "static", &registry).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn sent(sim: &Sim, p: Performative) -> u64 {
+    agora_engine::comms::counters(sim.world()).sent_with(p)
+}
+
+fn random_points(n: usize, seed: u64) -> Vec<(f64, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            (
+                rng.random_range(0.0..100.0f64),
+                rng.random_range(0.0..100.0f64),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn contract_net_message_counts_match_the_analytic_counts() {
+    // One dispatcher and m = 9 contractors with room for every task, T = 5 tasks at once:
+    // per task m cfp, m propose, 1 accept, m - 1 reject and 1 inform-done: T (3m + 1).
+    let (m, t) = (9u64, 5u64);
+    let workers: Vec<(f64, f64, u32)> = random_points(m as usize + 1, 1)
+        .into_iter()
+        .map(|(x, y)| (x, y, 5))
+        .collect();
+    let tasks: Vec<(f64, f64, f64)> = random_points(t as usize, 2)
+        .into_iter()
+        .map(|(x, y)| (x, y, 1.0))
+        .collect();
+    let s = static_instance("contract_net", "", "", &workers, &tasks, 5.0, 200);
+    let mut sim = sim(&s);
+    sim.run().unwrap();
+    let stats = sim.world().resource::<agora_engine::task::TaskStats>();
+    assert_eq!(stats.done, t, "every task done");
+    assert_eq!(sent(&sim, Performative::Cfp), t * m);
+    assert_eq!(sent(&sim, Performative::Propose), t * m);
+    assert_eq!(sent(&sim, Performative::Refuse), 0);
+    assert_eq!(sent(&sim, Performative::AcceptProposal), t);
+    assert_eq!(sent(&sim, Performative::RejectProposal), t * (m - 1));
+    assert_eq!(sent(&sim, Performative::Inform), t);
+    let c = agora_engine::comms::counters(sim.world());
+    assert_eq!(c.sent, t * (3 * m + 1));
+    let p = sim.world().resource::<ProtocolStats>();
+    assert_eq!((p.invited, p.answered, p.timed_out), (t * m, t * m, 0));
+    assert_eq!(p.rounds, vec![1; t as usize]);
+}
+
+#[test]
+fn every_contract_net_call_is_answered_or_times_out() {
+    for (iterated, managers) in [("false", "Dispatcher"), ("true", "Announcer")] {
+        let s = load(
+            "scenarios/task_allocation/lossy.ron",
+            &[
+                &format!(
+                    "allocation=(protocol: \"contract_net\", params: (iterated: {iterated}, managers: \"{managers}\"))"
+                ),
+                "tasks.arrivals[0].Poisson.end=200",
+                "ticks=500",
+            ],
+        );
+        let mut sim = sim(&s);
+        sim.run().unwrap();
+        let p = sim.world().resource::<ProtocolStats>().clone();
+        let done = sim.world().resource::<agora_engine::task::TaskStats>().done;
+        assert!(done > 50, "{managers}: only {done} done");
+        assert!(p.timed_out > 0 && p.answered > 0, "{managers}: {p:?}");
+        assert_eq!(
+            p.answered + p.timed_out,
+            p.invited,
+            "{managers}: every awaited answer came or timed out: {p:?}"
+        );
+        assert!(p.reannounced > 0, "lost awards are announced again: {p:?}");
+    }
+}
+
+#[test]
+fn contract_net_never_awards_after_a_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = agora_run(
+        dir.path(),
+        "cancel",
+        "scenarios/task_allocation/lossy.ron",
+        &[
+            "--ticks",
+            "300",
+            "--set",
+            "allocation=(protocol: \"contract_net\", params: (iterated: true))",
+            "--set",
+            "tasks.expire=true",
+            "--set",
+            "tasks.arrivals[0].Poisson.template.deadline=Uniform(5, 30)",
+            "--set",
+            "comms.record.messages=true",
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("messages.csv")).unwrap();
+    let mut rows = text.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let (sent_c, perf_c, conv_c) = (col("sent"), col("performative"), col("conversation"));
+    let mut cancelled: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut accepts: Vec<(String, u64)> = Vec::new();
+    for r in rows {
+        let f: Vec<&str> = r.split(',').collect();
+        let sent: u64 = f[sent_c].parse().unwrap();
+        match f[perf_c] {
+            "cancel" => {
+                let e = cancelled.entry(f[conv_c].to_owned()).or_insert(sent);
+                *e = (*e).min(sent);
+            }
+            "accept-proposal" => accepts.push((f[conv_c].to_owned(), sent)),
+            _ => {}
+        }
+    }
+    assert!(
+        !cancelled.is_empty(),
+        "the scenario should cancel some calls"
+    );
+    for (conv, at) in accepts {
+        if let Some(&c) = cancelled.get(&conv) {
+            assert!(
+                at < c,
+                "conversation {conv}: accept at {at} after cancel at {c}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ssi_auction_equals_the_sequential_auction_on_a_static_instance() {
+    use agora_agents::allocation::insertion::Point;
+    use agora_agents::allocation::ssi::{SsiObjective, sequential_single_item};
+    for (rule, objective) in [
+        ("MiniSum", SsiObjective::MiniSum),
+        ("MiniMax", SsiObjective::MiniMax),
+    ] {
+        // Agent 0 is the auctioneer; 4 bidders with room for every task; they barely move,
+        // so every bid is made from the start position, as in the pure auction.
+        let pts = random_points(5, 3);
+        let workers: Vec<(f64, f64, u32)> = pts.iter().map(|&(x, y)| (x, y, 8)).collect();
+        let tasks: Vec<(f64, f64, f64)> = random_points(8, 4)
+            .into_iter()
+            .map(|(x, y)| (x, y, 1.0))
+            .collect();
+        let s = static_instance(
+            "ssi_auction",
+            &format!("rule: {rule}"),
+            "",
+            &workers,
+            &tasks,
+            1e-9,
+            60,
+        );
+        let mut sim = sim(&s);
+        sim.run().unwrap();
+        let starts: Vec<Point> = pts[1..].iter().map(|&(x, y)| Point::new(x, y)).collect();
+        let targets: Vec<Point> = tasks.iter().map(|&(x, y, _)| Point::new(x, y)).collect();
+        let want = sequential_single_item(&starts, &targets, objective).unwrap();
+        let world = sim.world_mut();
+        let mut q = world.query::<(&AgentId, &Worker)>();
+        let mut got: Vec<(u32, Vec<u32>)> = q
+            .iter(world)
+            .map(|(id, w)| (id.0, w.queue().iter().map(|t| t.0).collect()))
+            .collect();
+        got.sort_unstable();
+        assert!(got[0].1.is_empty(), "the auctioneer does not bid");
+        for (a, path) in want.paths.iter().enumerate() {
+            let path: Vec<u32> = path.iter().map(|&t| t as u32).collect();
+            assert_eq!(got[a + 1].1, path, "{rule}: bidder {} path", a + 1);
+        }
+        // m rounds of: an announcement to each of the n bidders, n bids, one award.
+        let (m, n) = (tasks.len() as u64, 4u64);
+        assert_eq!(sent(&sim, Performative::Cfp), m * n);
+        assert_eq!(sent(&sim, Performative::Propose), m * n);
+        assert_eq!(sent(&sim, Performative::AcceptProposal), m);
+        assert_eq!(sim.world().resource::<ProtocolStats>().rounds, vec![m]);
+    }
+}
+
+#[test]
+fn cbba_converges_conflict_free_to_sequential_greedy_within_the_bound() {
+    use agora_agents::allocation::greedy::sequential_greedy;
+    use agora_agents::allocation::protocols::{CbbaLog, Insertion};
+    let (nu, nt, lt) = (6usize, 9usize, 2usize);
+    // Complete graph (D = 1) and a ring of 6 (D = 3).
+    for (topology, diameter, seed) in [("Complete", 1, 7), ("Ring", 3, 8), ("Ring", 3, 9)] {
+        let workers: Vec<(f64, f64, u32)> = random_points(nu, seed)
+            .into_iter()
+            .map(|(x, y)| (x, y, lt as u32))
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
+        let tasks: Vec<(f64, f64, f64)> = random_points(nt, seed + 50)
+            .into_iter()
+            .map(|(x, y)| (x, y, rng.random_range(1.0..10.0f64)))
+            .collect();
+        let s = static_instance(
+            "cbba",
+            &format!("bundle: {lt}, settle: 20, lambda: 0.97"),
+            &format!("topology: {topology}"),
+            &workers,
+            &tasks,
+            1.0,
+            40,
+        );
+        let mut sim = sim(&s);
+        sim.run().unwrap();
+        let log = sim.world().resource::<CbbaLog>().clone();
+        let epoch = &log.epochs[0];
+        assert_eq!(epoch.team.len(), nu);
+        let rounds = epoch.rounds.expect("converged") as usize;
+        let bound = nt.min(lt * nu) * diameter;
+        assert!(rounds <= bound, "{topology}: {rounds} rounds > {bound}");
+        assert!(epoch.conflict_free, "{topology}");
+        let mut scorer = epoch.scorer(0.97, Insertion::Append).unwrap();
+        let sga = sequential_greedy(nu, nt, lt, &mut scorer).unwrap();
+        assert_eq!(
+            epoch.winners, sga.winners,
+            "{topology}: CBBA differs from SGA"
+        );
+        // The agreed winners claimed their tasks.
+        let board = sim.world().resource::<TaskBoard>();
+        let _ = board;
+        let world = sim.world_mut();
+        let mut q = world.query::<(&Task, &TaskState)>();
+        for (t, st) in q.iter(world) {
+            let j = epoch.tasks.iter().position(|&x| x == t.id.0).unwrap();
+            let w = sga.winners[j].map(|a| epoch.team[a]);
+            if let Some(w) = w {
+                assert!(
+                    st.holders.contains(&w) || st.worked_by.iter().any(|x| x.0 == w),
+                    "{topology}: task {} not done by its winner {w}",
+                    t.id.0
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cbaa_reaches_half_the_optimal_profit_on_assign100() {
+    use agora_agents::allocation::cbba::{CbbaAgent, run_synchronous};
+    use agora_agents::allocation::greedy::Marginal;
+    let m = assign100();
+    let cmax = m.data.iter().copied().fold(0.0, f64::max);
+    let n = m.rows;
+    let profit = |a: usize, j: usize| cmax - m.data[a * m.cols + j];
+    let opt = 100.0 * cmax - 305.0;
+    let mut agents: Vec<CbbaAgent> = (0..n)
+        .map(|i| CbbaAgent::new(i, n, n, 1).unwrap())
+        .collect();
+    let adjacency: Vec<Vec<usize>> = (0..n)
+        .map(|i| (0..n).filter(|&k| k != i).collect())
+        .collect();
+    let mut scorer = |a: usize, path: &[usize], j: usize| {
+        path.is_empty().then(|| Marginal {
+            gain: profit(a, j),
+            position: 0,
+        })
+    };
+    let out = run_synchronous(&mut agents, &adjacency, &mut scorer, 10 * n).unwrap();
+    let total: f64 = out
+        .winners
+        .iter()
+        .enumerate()
+        .filter_map(|(j, w)| w.map(|a| profit(a, j)))
+        .sum();
+    assert!(out.rounds <= n, "CBAA took {} rounds", out.rounds);
+    assert!(2.0 * total >= opt, "CBAA {total} < half of {opt}");
+}
+
+#[test]
+fn failed_workers_tasks_are_reallocated_under_every_message_protocol() {
+    for p in ["contract_net", "ssi_auction", "cbba"] {
+        let s = load(
+            "scenarios/task_allocation/failure.ron",
+            &[&format!("allocation=(protocol: \"{p}\")"), "ticks=600"],
+        );
+        let mut sim = sim(&s);
+        let mut live_before = 0;
+        for tick in 0..s.tick_limit() {
+            if tick == 300 {
+                let world = sim.world_mut();
+                live_before = world.query::<&Worker>().iter(world).count();
+            }
+            sim.step().unwrap();
+            check_invariants(&mut sim, p);
+        }
+        let world = sim.world_mut();
+        let live = world.query::<&Worker>().iter(world).count();
+        assert_eq!(
+            (live_before, live),
+            (50, 40),
+            "{p}: 20% of the workers fail"
+        );
+        let stats = sim
+            .world()
+            .resource::<agora_engine::task::TaskStats>()
+            .clone();
+        assert!(stats.orphaned > 0, "{p}: the failure orphaned no task");
+        assert_eq!(
+            stats.reallocated, stats.orphaned,
+            "{p}: every orphaned task was awarded again"
+        );
+        assert!(
+            stats.recovery_times.iter().all(|&t| t < 100),
+            "{p}: {stats:?}"
+        );
+    }
+}
+
+#[test]
+fn the_protocol_sweep_runs_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_root().join("scenarios/sweeps/task_allocation_protocols.ron");
+    let text = std::fs::read_to_string(&file).unwrap();
+    // The same sweep, shorter: a 150-tick copy of the base, one seed, the smallest team.
+    let base_text =
+        std::fs::read_to_string(repo_root().join("scenarios/task_allocation/base.ron")).unwrap();
+    let short = base_text.replace("ticks: 500,", "ticks: 150,");
+    assert_ne!(short, base_text);
+    let base = dir.path().join("base.ron");
+    std::fs::write(&base, short).unwrap();
+    let small = text
+        .replace(
+            "\"../task_allocation/base.ron\"",
+            &format!("{:?}", base.to_str().unwrap()),
+        )
+        .replace("seeds: [1, 2, 3]", "seeds: [1]")
+        .replace("values: [0.0, 0.1, 0.3]", "values: [0.0, 0.3]")
+        .replace("values: [25, 50, 100]", "values: [25]");
+    assert_ne!(small, text);
+    let sweep = dir.path().join("small.ron");
+    std::fs::write(&sweep, small).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args([
+            "sweep",
+            sweep.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = results.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| *h == n)
+            .unwrap_or_else(|| panic!("no column {n} in {header:?}"))
+    };
+    let (proto, status, done) = (col("allocation.protocol"), col("status"), col("done"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), PROTOCOLS.len() * 2, "protocols x loss");
+    for r in &rows {
+        assert_eq!(r[status], "ok", "{r:?}");
+        assert!(r[done].parse::<f64>().unwrap() > 0.0, "{r:?}");
+    }
+    for p in PROTOCOLS {
+        assert!(rows.iter().any(|r| r[proto] == *p), "{p} missing");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args([
+            "report",
+            out.to_str().unwrap(),
+            "--group",
+            "allocation.protocol",
+            "--metric",
+            "completion_rate",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("summary.csv").exists());
 }

@@ -16,12 +16,17 @@ pub fn register_all(registry: &mut Registry) {
         .behavior::<behaviors::Flocking>()
         .behavior::<behaviors::Schelling>()
         .behavior::<behaviors::Vicsek>()
-        .behavior::<behaviors::Worker>();
+        .behavior::<behaviors::Worker>()
+        .behavior::<behaviors::Forager>()
+        .behavior::<behaviors::Gossip>();
     registry
         .mechanism::<allocation::Optimal>()
         .mechanism::<allocation::Greedy>()
         .mechanism::<allocation::RandomAssignment>()
-        .mechanism::<allocation::ResponseThreshold>();
+        .mechanism::<allocation::ResponseThreshold>()
+        .mechanism::<allocation::ContractNet>()
+        .mechanism::<allocation::SsiAuction>()
+        .mechanism::<allocation::Cbba>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
@@ -37,6 +42,14 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::OpinionVariance>()
         .metric::<metrics::OpinionClusters>()
         .metric::<metrics::DivisionOfLabor>()
+        .metric::<metrics::Messages>()
+        .metric::<metrics::CommGraph>()
+        .metric::<metrics::TopologyShape>()
+        .metric::<metrics::MemoryUse>()
+        .metric::<metrics::OpinionSpread>()
+        .metric::<metrics::ConsensusTick>()
+        .metric::<metrics::Foraging>()
+        .metric::<metrics::Pheromone>()
         .metric::<allocation::TaskAllocation>();
     registry
         .quantity::<quantities::Speed>()

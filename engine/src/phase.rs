@@ -56,6 +56,12 @@ pub(crate) enum EngineSet {
     TaskAct,
     /// After Environment: tasks of failed workers reopen, overdue tasks expire, tasks arrive.
     TaskUpkeep,
+    /// Start of Deliver, before plug-ins' Deliver systems: message buses fill mailboxes.
+    Deliver,
+    /// Between Decide and Resolve: message buses empty outboxes into the channel.
+    Transmit,
+    /// After Environment: scheduled scenario events (agents failing and joining).
+    Events,
     /// After Record: metrics, snapshots and the output writer.
     Output,
 }

@@ -440,13 +440,16 @@ impl Sim {
         let chain = (
             EngineSet::Prepare,
             Phase::Sense,
+            EngineSet::Deliver,
             Phase::Deliver,
             Phase::Decide,
+            EngineSet::Transmit,
             Phase::Resolve,
             EngineSet::TaskResolve,
             Phase::Act,
             EngineSet::TaskAct,
             Phase::Environment,
+            EngineSet::Events,
             EngineSet::TaskUpkeep,
             Phase::Record,
             EngineSet::Output,
@@ -539,6 +542,8 @@ impl Sim {
         schedule.add_systems(record_output.in_set(EngineSet::Output));
 
         spawn_populations(&mut world, scenario, registry)?;
+        crate::events::install(&mut world, &mut schedule, scenario, registry)?;
+        crate::comms::finish_build(&mut world, scenario)?;
 
         let mut metrics = Vec::new();
         for name in &scenario.record.metrics {
@@ -558,6 +563,7 @@ impl Sim {
             )));
         }
         recorders.extend(plugin_recorders);
+        recorders.push(Box::new(crate::events::JournalRecorder::default()));
         world.insert_resource(Recording::new(recorders));
         let stop = match &scenario.stop {
             Some(cond) => Some(StopCheck {
@@ -834,7 +840,12 @@ fn spawn_populations(
     Ok(())
 }
 
-fn continuous_position(placement: &Placement, space: &Space, rng: &mut AgentRng, k: u32) -> DVec2 {
+pub(crate) fn continuous_position(
+    placement: &Placement,
+    space: &Space,
+    rng: &mut AgentRng,
+    k: u32,
+) -> DVec2 {
     let mut u = || rng.unit_f64();
     let p = match *placement {
         Placement::Uniform => DVec2::new(u() * space.width, u() * space.height),

@@ -2,14 +2,16 @@
 //! column each.
 
 use super::common::GapMonitor;
+use super::protocols::ProtocolStats;
 use crate::metrics::DivisionOfLabor;
+use agora_engine::comms::Performative;
 use agora_engine::prelude::*;
 use agora_engine::stats;
 use agora_engine::task::{Task, TaskState, TaskStats, TaskStatus, Worker};
 use serde::{Deserialize, Serialize};
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 33] = [
     "released",
     "done",
     "completion_rate",
@@ -30,6 +32,31 @@ pub const COLUMNS: [&str; 20] = [
     "orphaned",
     "reallocated",
     "recovery_mean",
+    "messages_per_task",
+    "bytes_per_task",
+    "cfp_per_task",
+    "propose_per_task",
+    "refuse_per_task",
+    "accept_per_task",
+    "reject_per_task",
+    "inform_per_task",
+    "failure_per_task",
+    "cancel_per_task",
+    "rounds_mean",
+    "reannounced",
+    "calls_timed_out",
+];
+
+/// The performatives counted per task, in column order.
+const PERFORMATIVES: [Performative; 8] = [
+    Performative::Cfp,
+    Performative::Propose,
+    Performative::Refuse,
+    Performative::AcceptProposal,
+    Performative::RejectProposal,
+    Performative::Inform,
+    Performative::Failure,
+    Performative::Cancel,
 ];
 
 /// Task-allocation measures since the start of the run (NaN where not defined yet):
@@ -51,7 +78,12 @@ pub const COLUMNS: [&str; 20] = [
 /// | `dol_index` | division of labour: the `division_of_labor` metric over the workers' [`TaskTally`](agora_engine::TaskTally)s (task kind = lowest required skill; 1 = each worker does one kind) |
 /// | `orphaned` | tasks whose holders failed |
 /// | `reallocated` | orphaned tasks awarded again |
-/// | `recovery_mean` | ticks from losing the holders to the new award |
+/// | `recovery_mean` | time to recover: ticks from losing the holders to the new award |
+/// | `messages_per_task`, `bytes_per_task` | message copies and payload bytes sent on every bus, per released task (the bus's accounting; 0 for protocols that do not talk) |
+/// | `cfp_per_task` ... `cancel_per_task` | copies per released task with each performative: `cfp`, `propose`, `refuse`, `accept-proposal`, `reject-proposal`, `inform`, `failure`, `cancel` |
+/// | `rounds_mean` | rounds per allocation: contract-net calls per award, SSI rounds per auction, CBBA consensus rounds to agreement per epoch (NaN for other protocols) |
+/// | `reannounced` | tasks announced or auctioned again (failed or lost awards, failed managers, no offers) |
+/// | `calls_timed_out` | awaited answers to calls that had not come by the reply-by deadline |
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskAllocation {
@@ -171,6 +203,18 @@ impl Metric for TaskAllocation {
         self.dol_out.clear();
         self.dol.compute(world, &mut self.dol_out);
         let dol = self.dol_out.first().copied().unwrap_or(f64::NAN);
+        let per_task = |v: u64| {
+            if released > 0.0 {
+                v as f64 / released
+            } else {
+                f64::NAN
+            }
+        };
+        let c = agora_engine::comms::counters(world);
+        let protocol = world.get_resource::<ProtocolStats>();
+        let (rounds_mean, reannounced, timed_out) = protocol.map_or((f64::NAN, 0.0, 0.0), |s| {
+            (s.rounds_mean(), s.reannounced as f64, s.timed_out as f64)
+        });
         out.extend([
             released,
             done,
@@ -192,7 +236,11 @@ impl Metric for TaskAllocation {
             orphaned,
             reallocated,
             recovery_mean,
+            per_task(c.sent),
+            per_task(c.bytes_sent),
         ]);
+        out.extend(PERFORMATIVES.iter().map(|&p| per_task(c.sent_with(p))));
+        out.extend([rounds_mean, reannounced, timed_out]);
     }
 }
 

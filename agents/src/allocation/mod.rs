@@ -13,4 +13,7 @@ pub mod protocols;
 pub mod ssi;
 
 pub use metrics::TaskAllocation;
-pub use protocols::{Greedy, Optimal, RandomAssignment, ResponseThreshold};
+pub use protocols::{
+    AllocMsg, Cbba, ContractNet, Greedy, Optimal, ProtocolStats, RandomAssignment,
+    ResponseThreshold, SsiAuction,
+};

@@ -2,12 +2,15 @@
 //! doc comment gives the formula and a reference.
 
 mod clusters;
+mod comms;
 mod count;
 mod division_of_labor;
 mod fairness;
+mod forage;
 mod mean_nn_distance;
 mod milling;
 mod min_nn_distance;
+mod opinion;
 mod opinion_clusters;
 mod opinion_variance;
 mod polarization;
@@ -15,12 +18,15 @@ mod segregation;
 mod spatial_entropy;
 
 pub use clusters::Clusters;
+pub use comms::{CommGraph, MemoryUse, Messages, TopologyShape};
 pub use count::AgentCount;
 pub use division_of_labor::DivisionOfLabor;
 pub use fairness::{Gini, Jain};
+pub use forage::{Foraging, Pheromone};
 pub use mean_nn_distance::MeanNnDistance;
 pub use milling::Milling;
 pub use min_nn_distance::MinNnDistance;
+pub use opinion::{ConsensusTick, OpinionSpread};
 pub use opinion_clusters::OpinionClusters;
 pub use opinion_variance::OpinionVariance;
 pub use polarization::Polarization;

@@ -80,6 +80,12 @@ pub struct ScenarioOf<P> {
     /// Tasks: where they come from and what they need (default: none).
     #[serde(default)]
     pub tasks: Option<crate::task::TaskSpec>,
+    /// The channel model of message buses (default: latency 1, no loss, complete topology).
+    #[serde(default)]
+    pub comms: crate::comms::CommsSpec,
+    /// Agents failing and joining at given ticks (default none).
+    #[serde(default)]
+    pub events: Vec<crate::events::EventSpec>,
     /// The file this scenario was loaded from, for resolving relative paths (not part of the
     /// schema).
     #[serde(skip)]
@@ -381,6 +387,8 @@ impl<P> ScenarioOf<P> {
                 detect: self.record.detect.clone(),
             },
             tasks: self.tasks.clone(),
+            comms: self.comms.clone(),
+            events: self.events.clone(),
             source: self.source.clone(),
         })
     }
