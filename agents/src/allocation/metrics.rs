@@ -75,7 +75,7 @@ const PERFORMATIVES: [Performative; 8] = [
 /// | `optimality_gap` | (cost - optimal cost) / optimal cost of idle agents' awards, against the optimal assignment of the same agents to the places open then (the protocol's own scoring) |
 /// | `gap_instances` | ticks that contributed to the gap |
 /// | `work_gini` | load balance: Gini coefficient ([`agora_engine::stats::gini`]) of ticks of work per live worker (0 = equal; NaN before any work) |
-/// | `dol_index` | division of labour: the `division_of_labor` metric over the workers' [`TaskTally`](agora_engine::TaskTally)s (task kind = lowest required skill; 1 = each worker does one kind) |
+/// | `dol_index` | division of labour: the `division_of_labor` metric over the workers' [`agora_engine::TaskTally`]s (task kind = lowest required skill; 1 = each worker does one kind) |
 /// | `orphaned` | tasks whose holders failed |
 /// | `reallocated` | orphaned tasks awarded again |
 /// | `recovery_mean` | time to recover: ticks from losing the holders to the new award |
