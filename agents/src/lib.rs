@@ -1,22 +1,32 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod allocation;
 pub mod behaviors;
 pub mod metrics;
 pub mod quantities;
 
 use agora_engine::Registry;
 
-/// Every built-in behavior, metric and per-agent quantity: the one explicit list scenarios
-/// are resolved against. Add yours here, one line each.
+/// Every built-in behavior, protocol, metric and per-agent quantity: the one explicit list
+/// scenarios are resolved against. Add yours here, one line each.
 pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
         .behavior::<behaviors::Schelling>()
         .behavior::<behaviors::Vicsek>()
+        .behavior::<behaviors::Worker>()
         .behavior::<behaviors::Forager>()
         .behavior::<behaviors::Gossip>();
+    registry
+        .mechanism::<allocation::Optimal>()
+        .mechanism::<allocation::Greedy>()
+        .mechanism::<allocation::RandomAssignment>()
+        .mechanism::<allocation::ResponseThreshold>()
+        .mechanism::<allocation::ContractNet>()
+        .mechanism::<allocation::SsiAuction>()
+        .mechanism::<allocation::Cbba>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
@@ -39,7 +49,8 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::OpinionSpread>()
         .metric::<metrics::ConsensusTick>()
         .metric::<metrics::Foraging>()
-        .metric::<metrics::Pheromone>();
+        .metric::<metrics::Pheromone>()
+        .metric::<allocation::TaskAllocation>();
     registry
         .quantity::<quantities::Speed>()
         .quantity::<quantities::Neighbors>()

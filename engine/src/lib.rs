@@ -61,6 +61,7 @@ mod sim;
 pub mod space;
 pub mod stats;
 pub mod sweep;
+pub mod task;
 
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};

@@ -50,6 +50,12 @@ impl Phase {
 pub(crate) enum EngineSet {
     /// Before Sense: rebuild the spatial index.
     Prepare,
+    /// After Resolve: task claims are resolved.
+    TaskResolve,
+    /// After Act: workers travel to and work on their tasks.
+    TaskAct,
+    /// After Environment: tasks of failed workers reopen, overdue tasks expire, tasks arrive.
+    TaskUpkeep,
     /// Start of Deliver, before plug-ins' Deliver systems: message buses fill mailboxes.
     Deliver,
     /// Between Decide and Resolve: message buses empty outboxes into the channel.

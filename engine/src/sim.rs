@@ -445,9 +445,12 @@ impl Sim {
             Phase::Decide,
             EngineSet::Transmit,
             Phase::Resolve,
+            EngineSet::TaskResolve,
             Phase::Act,
+            EngineSet::TaskAct,
             Phase::Environment,
             EngineSet::Events,
+            EngineSet::TaskUpkeep,
             Phase::Record,
             EngineSet::Output,
         );
@@ -502,6 +505,7 @@ impl Sim {
             (entry.install)(&mut builder, &params.0)
                 .map_err(|m| bad_input(scenario, &format!("{kind}"), m))?;
         }
+        crate::task::install(&mut builder)?;
         let SimBuilder {
             mut world,
             mut schedule,

@@ -103,6 +103,11 @@ pub struct CommsCounters {
     pub bytes_sent: u64,
     /// Payload bytes of the copies delivered.
     pub bytes_delivered: u64,
+    /// Copies sent per performative, indexed like [`Performative::ALL`] (protocols report
+    /// messages per task by performative from it).
+    pub sent_by_performative: [u64; Performative::ALL.len()],
+    /// Payload bytes of the copies sent per performative, indexed like [`Performative::ALL`].
+    pub bytes_by_performative: [u64; Performative::ALL.len()],
 }
 
 impl CommsCounters {
@@ -142,6 +147,30 @@ impl CommsCounters {
         self.latency_count += o.latency_count;
         self.bytes_sent += o.bytes_sent;
         self.bytes_delivered += o.bytes_delivered;
+        for (a, b) in self
+            .sent_by_performative
+            .iter_mut()
+            .zip(o.sent_by_performative)
+        {
+            *a += b;
+        }
+        for (a, b) in self
+            .bytes_by_performative
+            .iter_mut()
+            .zip(o.bytes_by_performative)
+        {
+            *a += b;
+        }
+    }
+
+    /// Copies sent with `performative`.
+    pub fn sent_with(&self, performative: Performative) -> u64 {
+        self.sent_by_performative[performative as usize]
+    }
+
+    /// Payload bytes sent with `performative`.
+    pub fn bytes_with(&self, performative: Performative) -> u64 {
+        self.bytes_by_performative[performative as usize]
     }
 }
 
@@ -578,6 +607,8 @@ impl<P: Payload> Channel<P> {
         let tick = net.tick;
         self.counters.sent += 1;
         self.counters.bytes_sent += bytes;
+        self.counters.sent_by_performative[header.performative as usize] += 1;
+        self.counters.bytes_by_performative[header.performative as usize] += bytes;
         let env = Envelope {
             id,
             receiver,

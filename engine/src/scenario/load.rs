@@ -456,6 +456,16 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
     if s.stop.as_ref().is_some_and(|stop| !stop.value.is_finite()) {
         return Err(ctx.at("stop.value", "must be a finite number"));
     }
+    if let Some(tasks) = &s.tasks {
+        crate::task::check(tasks, w.width, w.height, !grid).map_err(|(path, m)| {
+            let path = if path.is_empty() {
+                "tasks".to_owned()
+            } else {
+                format!("tasks.{path}")
+            };
+            ctx.at(&path, m)
+        })?;
+    }
     s.comms.check().map_err(|(path, m)| ctx.at(&path, m))?;
     crate::events::check_events(s).map_err(|(path, m)| ctx.at(&path, m))?;
     for (i, ev) in s.events.iter().enumerate() {

@@ -77,6 +77,9 @@ pub struct ScenarioOf<P> {
     /// What to record (default: nothing but the summary).
     #[serde(default)]
     pub record: RecordSpec<P>,
+    /// Tasks: where they come from and what they need (default: none).
+    #[serde(default)]
+    pub tasks: Option<crate::task::TaskSpec>,
     /// The channel model of message buses (default: latency 1, no loss, complete topology).
     #[serde(default)]
     pub comms: crate::comms::CommsSpec,
@@ -383,6 +386,7 @@ impl<P> ScenarioOf<P> {
                 events: self.record.events.clone(),
                 detect: self.record.detect.clone(),
             },
+            tasks: self.tasks.clone(),
             comms: self.comms.clone(),
             events: self.events.clone(),
             source: self.source.clone(),

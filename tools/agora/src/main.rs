@@ -56,7 +56,8 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
-    /// List behaviors, metrics and per-agent quantities with their summaries and default params.
+    /// List behaviors, protocols, policies, metrics and per-agent quantities with their
+    /// summaries and default params.
     List,
     /// Write a self-contained replay page (RUN_DIR/replay.html) of a run folder.
     View(view::ViewArgs),

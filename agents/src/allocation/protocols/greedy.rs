@@ -1,0 +1,99 @@
+//! `greedy`: centralised sequential greedy assignment: the best (cheapest) worker-place pair
+//! first, then the best of the rest, and so on.
+
+use crate::allocation::centralized::{Planner, WorkerQuery};
+use crate::allocation::common::{
+    DEFAULT_DISTANCE_COST, Scoring, Valuation, assignment_matrix, install_monitor,
+};
+use crate::allocation::greedy::greedy_assignment;
+use crate::allocation::lap::Objective;
+use agora_engine::prelude::*;
+use agora_engine::task::Tasks;
+use serde::{Deserialize, Serialize};
+
+/// Scenario: `allocation: (protocol: "greedy", params: (scoring: Distance))`.
+///
+/// Whenever the board changes, the idle workers and the free places of open tasks are
+/// matched greedily: the lowest-cost feasible pair is taken, its worker and place removed,
+/// and so on (ties: lowest agent id, then lowest task id). Gerkey and Mataric show many
+/// market architectures reduce to this; with profits it reaches at least half the optimum.
+#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Greedy {
+    /// What is minimised (default `Distance`).
+    pub scoring: Scoring,
+    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
+    pub distance_cost: f64,
+}
+
+impl Default for Greedy {
+    fn default() -> Self {
+        Greedy {
+            scoring: Scoring::Distance,
+            distance_cost: DEFAULT_DISTANCE_COST,
+        }
+    }
+}
+
+impl Greedy {
+    fn valuation(&self) -> Valuation {
+        Valuation::new(self.scoring, self.distance_cost)
+    }
+}
+
+#[derive(Resource, Default)]
+struct State {
+    planner: Planner,
+}
+
+impl Mechanism for Greedy {
+    const SECTION: Section = Section::Allocation;
+    const NAME: &'static str = "greedy";
+    const SUMMARY: &'static str = "Centralised sequential greedy: the best worker-task pair first.";
+
+    fn build(sim: &mut SimBuilder) {
+        let valuation = sim.world().resource::<Greedy>().valuation();
+        sim.init_resource::<State>();
+        sim.add_systems(Phase::Decide, decide);
+        install_monitor(sim, valuation);
+    }
+
+    fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
+        self.valuation().validate()
+    }
+}
+
+fn decide(
+    params: Res<Greedy>,
+    space: Res<Space>,
+    tasks: Tasks,
+    mut state: ResMut<State>,
+    mut q: WorkerQuery,
+) {
+    let state = &mut *state;
+    if !state.planner.prepare(&tasks, &q) {
+        return;
+    }
+    let p = &state.planner;
+    let valuation = params.valuation();
+    let matrix = assignment_matrix(
+        &p.agents,
+        &p.slots,
+        |a, s| {
+            tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
+                valuation.cost(&space, a.pos, a.speed, t)
+            })
+        },
+        false,
+    );
+    let Ok(solution) = greedy_assignment(&matrix, Objective::Minimize) else {
+        return;
+    };
+    let pairs: Vec<(usize, usize)> = solution
+        .row_to_col
+        .iter()
+        .enumerate()
+        .filter_map(|(a, c)| c.map(|c| (a, c)))
+        .collect();
+    p.claim(pairs, &mut q);
+}

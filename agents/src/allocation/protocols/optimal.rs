@@ -1,0 +1,102 @@
+//! `optimal`: centralised optimal assignment (Jonker-Volgenant shortest augmenting paths),
+//! re-solved whenever tasks arrive, complete or reopen, or workers free up. The ground truth
+//! for optimality gaps.
+
+use crate::allocation::centralized::{Planner, WorkerQuery};
+use crate::allocation::common::{
+    DEFAULT_DISTANCE_COST, Scoring, Valuation, assignment_matrix, install_monitor,
+};
+use crate::allocation::lap::{LapSolver, Objective};
+use agora_engine::prelude::*;
+use agora_engine::task::Tasks;
+use serde::{Deserialize, Serialize};
+
+/// Scenario: `allocation: (protocol: "optimal", params: (scoring: Distance))`.
+///
+/// Each time the board changes, idle workers are matched to the free places of open tasks
+/// (a coalition task offers one place per missing worker) so as to assign as many workers
+/// as possible at the least total cost: one minimum-cost assignment over the idle workers
+/// and the places, plus a "stay idle" column per worker that costs more than any real
+/// assignment can save. Pairs whose skills do not match are forbidden.
+#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Optimal {
+    /// What is minimised (default `Distance`).
+    pub scoring: Scoring,
+    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
+    pub distance_cost: f64,
+}
+
+impl Default for Optimal {
+    fn default() -> Self {
+        Optimal {
+            scoring: Scoring::Distance,
+            distance_cost: DEFAULT_DISTANCE_COST,
+        }
+    }
+}
+
+impl Optimal {
+    fn valuation(&self) -> Valuation {
+        Valuation::new(self.scoring, self.distance_cost)
+    }
+}
+
+#[derive(Resource, Default)]
+struct State {
+    planner: Planner,
+    solver: LapSolver,
+}
+
+impl Mechanism for Optimal {
+    const SECTION: Section = Section::Allocation;
+    const NAME: &'static str = "optimal";
+    const SUMMARY: &'static str = "Centralised optimal assignment (Jonker-Volgenant), re-solved when tasks or workers change.";
+
+    fn build(sim: &mut SimBuilder) {
+        let valuation = sim.world().resource::<Optimal>().valuation();
+        sim.init_resource::<State>();
+        sim.add_systems(Phase::Decide, decide);
+        install_monitor(sim, valuation);
+    }
+
+    fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
+        self.valuation().validate()
+    }
+}
+
+fn decide(
+    params: Res<Optimal>,
+    space: Res<Space>,
+    tasks: Tasks,
+    mut state: ResMut<State>,
+    mut q: WorkerQuery,
+) {
+    let state = &mut *state;
+    if !state.planner.prepare(&tasks, &q) {
+        return;
+    }
+    let p = &state.planner;
+    let valuation = params.valuation();
+    let matrix = assignment_matrix(
+        &p.agents,
+        &p.slots,
+        |a, s| {
+            tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
+                valuation.cost(&space, a.pos, a.speed, t)
+            })
+        },
+        true,
+    );
+    let Ok(solution) = state.solver.solve(&matrix, Objective::Minimize) else {
+        return;
+    };
+    let real = p.slots.len();
+    let pairs: Vec<(usize, usize)> = solution
+        .row_to_col
+        .iter()
+        .enumerate()
+        .filter_map(|(a, c)| c.filter(|&c| c < real).map(|c| (a, c)))
+        .collect();
+    p.claim(pairs, &mut q);
+}
