@@ -42,6 +42,7 @@ mod agent;
 mod digest;
 mod error;
 pub mod intent;
+mod par;
 mod phase;
 mod plugin;
 mod record;
@@ -59,6 +60,7 @@ pub use intent::{
     DeadlockSpec, Intent, Outcome, Party, ResourceId, Resources, Ruling, TaskClaims, Urgency,
     VictimOrder, VictimRule,
 };
+pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
@@ -90,6 +92,7 @@ pub mod prelude {
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,
     };
+    pub use bevy_ecs::schedule::IntoScheduleConfigs;
     pub use glam::DVec2;
     pub use rand::{Rng, RngExt};
 }

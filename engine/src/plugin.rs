@@ -46,6 +46,13 @@ pub trait Behavior: Component + Clone + Default + Serialize + DeserializeOwned {
     /// One line for `agora list`.
     const SUMMARY: &'static str;
 
+    /// Whether each agent carries a copy of the params (default `true`). Behaviors meant for
+    /// millions of agents with large params can set it to `false` to save the memory; they
+    /// then keep params per population themselves (see [`SimBuilder::populations_of`]) and
+    /// insert a marker component of their own in [`Behavior::spawn`] for their systems to
+    /// select agents by.
+    const PARAMS_PER_AGENT: bool = true;
+
     /// Adds the behavior's systems and resources. Called once per simulation, however many
     /// populations use the behavior.
     fn build(sim: &mut SimBuilder<'_>);
@@ -58,8 +65,8 @@ pub trait Behavior: Component + Clone + Default + Serialize + DeserializeOwned {
     }
 
     /// Adds per-agent components at spawn time (initial heading, memory, ...). The engine has
-    /// already inserted [`crate::AgentId`], [`crate::Population`], a position, and a clone of
-    /// the params.
+    /// already inserted [`crate::AgentId`], [`crate::Population`], a position, and (unless
+    /// [`Behavior::PARAMS_PER_AGENT`] is `false`) a clone of the params.
     fn spawn(&self, agent: &mut AgentSpawn<'_>) {
         let _ = agent;
     }
@@ -252,7 +259,15 @@ impl fmt::Debug for PluginInfo {
 }
 
 pub(crate) type InstallFn = fn(&mut SimBuilder<'_>);
-pub(crate) type SpawnFn = fn(&mut World, &Value, &[(Entity, u32)]) -> Result<(), String>;
+/// Spawns `count` agents with ids `first..first + count`; the callback creates each agent's
+/// entity with its engine components.
+pub(crate) type SpawnFn = fn(
+    &mut World,
+    &Value,
+    u32,
+    u32,
+    &mut dyn FnMut(&mut World, u32) -> Entity,
+) -> Result<(), String>;
 pub(crate) type ValidateFn = fn(&Value, &ValidateCtx<'_>) -> Result<(), String>;
 pub(crate) type MakeMetricFn = fn(&Value) -> Result<Box<dyn DynMetric>, String>;
 
@@ -314,12 +329,17 @@ fn install_behavior<B: Behavior>(sim: &mut SimBuilder<'_>) {
 fn spawn_behavior<B: Behavior>(
     world: &mut World,
     params: &Value,
-    agents: &[(Entity, u32)],
+    first: u32,
+    count: u32,
+    base: &mut dyn FnMut(&mut World, u32) -> Entity,
 ) -> Result<(), String> {
     let params: B = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
-    for &(entity, id) in agents {
-        let mut agent = AgentSpawn::new(world, entity, id);
-        agent.insert(params.clone());
+    for k in 0..count {
+        let entity = base(world, k);
+        let mut agent = AgentSpawn::new(world, entity, first + k);
+        if B::PARAMS_PER_AGENT {
+            agent.insert(params.clone());
+        }
         params.spawn(&mut agent);
     }
     Ok(())

@@ -683,57 +683,20 @@ fn spawn_populations(
     for (i, pop) in scenario.populations.iter().enumerate() {
         let field = format!("populations[{i}].placement");
         let first = next_id;
-        let ids = first..first + pop.count;
         next_id += pop.count;
-        let mut agents = Vec::with_capacity(pop.count as usize);
-        match space.kind {
-            SpaceKind::Continuous => {
-                for id in ids {
-                    let p = continuous_position(
-                        &pop.placement,
-                        &space,
-                        &mut rng.agent(id, 0, Purpose::PLACEMENT),
-                        id - first,
-                    );
-                    let e = world
-                        .spawn((
-                            AgentId(id),
-                            Population(i as u16),
-                            Position(p),
-                            AgentState::default(),
-                        ))
-                        .id();
-                    agents.push((e, id));
-                }
-            }
-            SpaceKind::Grid => {
-                let cells = grid_cells(
-                    world,
-                    &pop.placement,
-                    &space,
-                    &rng,
-                    i as u32,
-                    first,
-                    pop.count,
-                )
-                .map_err(|m| bad_input(scenario, &field, m))?;
-                for (id, cell) in ids.zip(cells) {
-                    let e = world
-                        .spawn((
-                            AgentId(id),
-                            Population(i as u16),
-                            cell,
-                            AgentState::default(),
-                        ))
-                        .id();
-                    if let Some(mut occ) = world.get_resource_mut::<GridOccupancy>() {
-                        occ.place(cell, id)
-                            .map_err(|err| bad_input(scenario, &field, err.to_string()))?;
-                    }
-                    agents.push((e, id));
-                }
-            }
-        }
+        let cells = match space.kind {
+            SpaceKind::Continuous => Vec::new(),
+            SpaceKind::Grid => grid_cells(
+                world,
+                &pop.placement,
+                &space,
+                &rng,
+                i as u32,
+                first,
+                pop.count,
+            )
+            .map_err(|m| bad_input(scenario, &field, m))?,
+        };
         let entry = registry.find_behavior(&pop.behavior).ok_or_else(|| {
             bad_input(
                 scenario,
@@ -741,8 +704,39 @@ fn spawn_populations(
                 "unknown behavior",
             )
         })?;
-        (entry.spawn)(world, &pop.params.0, &agents)
+        let mut occupied = None;
+        // Each agent gets its behavior's components right after its base components, so it
+        // is written once into its final table instead of passing through a base-only table
+        // that would keep a million-row capacity for nothing.
+        let mut base = |world: &mut World, k: u32| -> Entity {
+            let id = first + k;
+            let common = (AgentId(id), Population(i as u16), AgentState::default());
+            match space.kind {
+                SpaceKind::Continuous => {
+                    let p = continuous_position(
+                        &pop.placement,
+                        &space,
+                        &mut rng.agent(id, 0, Purpose::PLACEMENT),
+                        k,
+                    );
+                    world.spawn((common, Position(p))).id()
+                }
+                SpaceKind::Grid => {
+                    let cell = cells[k as usize];
+                    if let Some(mut occ) = world.get_resource_mut::<GridOccupancy>()
+                        && let Err(err) = occ.place(cell, id)
+                    {
+                        occupied.get_or_insert(err);
+                    }
+                    world.spawn((common, cell)).id()
+                }
+            }
+        };
+        (entry.spawn)(world, &pop.params.0, first, pop.count, &mut base)
             .map_err(|m| bad_input(scenario, &format!("populations[{i}].params"), m))?;
+        if let Some(err) = occupied {
+            return Err(bad_input(scenario, &field, err.to_string()));
+        }
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 //! moves birds one at a time. Simultaneous update is what makes the result independent of
 //! visiting order and thread count; it is also what krABMaga does.
 
+use agora_engine::par_chunks_mut;
 use agora_engine::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -93,35 +94,65 @@ impl Flocking {
 }
 
 /// Positions and velocities of every bird at the start of the tick.
+/// What a bird's neighbours may read of it: its velocity at the start of the tick, and its
+/// population (whose params it follows).
+#[derive(Debug, Clone, Copy, Default)]
+struct Boid {
+    vel: DVec2,
+    pop: u16,
+}
+
+/// The flock at the start of the tick, and the new velocities being computed.
+///
+/// Velocities are computed in the index's cell order rather than in entity order: consecutive
+/// birds then share most of their candidate cells, which stay in cache. At 100k birds this
+/// made a tick about twice as fast; `slot` maps agent ids back to index positions.
 #[derive(Resource, Default)]
 struct FlockIndex {
-    grid: UniformGrid<DVec2>,
+    grid: UniformGrid<Boid>,
     radius: f64,
+    /// Params by population index (`None` for populations of other behaviors).
+    params: Vec<Option<Flocking>>,
+    next: Vec<DVec2>,
+    slot: Vec<u32>,
 }
+
+/// Marks a bird. Params live per population in the flock index rather than on every agent:
+/// a million birds would otherwise carry a million copies of 15 numbers.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Bird;
 
 impl Behavior for Flocking {
     const NAME: &'static str = "flocking";
+    const PARAMS_PER_AGENT: bool = false;
     const SUMMARY: &'static str =
         "Boids: Reynolds (Agents.jl comparison) or MASON Flockers formulation.";
 
     fn build(sim: &mut SimBuilder) {
-        let radius = sim
-            .populations_of(Self::NAME)
+        let scenario = sim.scenario();
+        let params: Vec<Option<Flocking>> = scenario
+            .populations
             .iter()
-            .filter_map(|&i| {
-                serde_json::from_value::<Flocking>(
-                    sim.scenario().populations[i as usize].params.0.clone(),
-                )
-                .ok()
+            .map(|p| {
+                (p.behavior == Self::NAME)
+                    .then(|| serde_json::from_value::<Flocking>(p.params.0.clone()).ok())
+                    .flatten()
             })
-            .map(|f| f.radius())
+            .collect();
+        let radius = params
+            .iter()
+            .flatten()
+            .map(Flocking::radius)
             .fold(0.0, f64::max);
         sim.insert_resource(FlockIndex {
             grid: UniformGrid::new(),
             radius,
+            params,
+            next: Vec::new(),
+            slot: Vec::new(),
         });
         sim.add_systems(Phase::Sense, index_flock)
-            .add_systems(Phase::Decide, steer)
+            .add_systems(Phase::Decide, (steer, adopt_steering).chain())
             .add_systems(Phase::Act, fly);
     }
 
@@ -171,50 +202,78 @@ impl Behavior for Flocking {
             // MASON starts every bird at rest; momentum builds from the other terms.
             FlockingModel::Flockers => DVec2::ZERO,
         };
-        agent.insert(Velocity(velocity));
+        agent.insert((Bird, Velocity(velocity)));
     }
 }
 
 fn index_flock(
     space: Res<Space>,
     mut index: ResMut<FlockIndex>,
-    birds: Query<(&AgentId, &Position, &Velocity), With<Flocking>>,
+    birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Bird>>,
 ) {
     let index = &mut *index;
     index.grid.rebuild(
         &space,
         index.radius,
-        birds.iter().map(|(id, p, v)| GridItem {
+        birds.iter().map(|(id, pop, p, v)| GridItem {
             pos: p.0,
             id: id.0,
-            data: v.0,
+            data: Boid {
+                vel: v.0,
+                pop: pop.0,
+            },
         }),
     );
+    let max_id = index
+        .grid
+        .items()
+        .iter()
+        .map(|it| it.id)
+        .max()
+        .map_or(0, |m| m as usize + 1);
+    index.slot.resize(max_id, u32::MAX);
+    for (k, it) in index.grid.items().iter().enumerate() {
+        index.slot[it.id as usize] = k as u32;
+    }
 }
 
-fn steer(
-    tick: Res<Tick>,
-    rng: Res<SimRng>,
-    index: Res<FlockIndex>,
-    mut birds: Query<(&AgentId, &Position, &mut Velocity, &Flocking)>,
-) {
-    birds
-        .par_iter_mut()
-        .for_each_init(hit_buffer, |hits, (id, pos, mut vel, params)| {
-            vel.0 = match params.model {
-                FlockingModel::Reynolds => reynolds(&index.grid, id.0, pos.0, vel.0, params, hits),
+/// New velocities for every bird, in cell order, from the snapshot alone.
+fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
+    let FlockIndex {
+        grid, params, next, ..
+    } = &mut *index;
+    next.clear();
+    next.resize(grid.len(), DVec2::ZERO);
+    let items = grid.items();
+    let tick = tick.0;
+    par_chunks_mut(next, |offset, out| {
+        let mut hits = hit_buffer();
+        for (k, v) in out.iter_mut().enumerate() {
+            let me = &items[offset + k];
+            let Some(p) = &params[me.data.pop as usize] else {
+                continue;
+            };
+            *v = match p.model {
+                FlockingModel::Reynolds => reynolds(grid, me.id, me.pos, me.data.vel, p, &mut hits),
                 FlockingModel::Flockers => {
-                    let mut r = rng.agent(id.0, tick.0, Purpose::DECIDE);
+                    let mut r = rng.agent(me.id, tick, Purpose::DECIDE);
                     let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
-                    flockers(&index.grid, id.0, pos.0, vel.0, params, nudge, hits)
+                    flockers(grid, me.id, me.pos, me.data.vel, p, nudge, &mut hits)
                 }
             };
-        });
+        }
+    });
+}
+
+fn adopt_steering(index: Res<FlockIndex>, mut birds: Query<(&AgentId, &mut Velocity), With<Bird>>) {
+    birds.par_iter_mut().for_each(|(id, mut vel)| {
+        vel.0 = index.next[index.slot[id.0 as usize] as usize];
+    });
 }
 
 /// A sum over the neighbours of one bird.
 trait Accumulate {
-    fn add(&mut self, other: &GridItem<DVec2>, delta: DVec2, d2: f64);
+    fn add(&mut self, other: &GridItem<Boid>, delta: DVec2, d2: f64);
 }
 
 /// Adds every bird within `radius` of `center` into `acc`.
@@ -236,7 +295,7 @@ fn hit_buffer() -> Hits {
 
 #[inline(always)]
 fn gather<A: Accumulate>(
-    grid: &UniformGrid<DVec2>,
+    grid: &UniformGrid<Boid>,
     center: DVec2,
     radius: f64,
     mut acc: A,
@@ -251,13 +310,10 @@ fn gather<A: Accumulate>(
     // miss throws away the divisions in flight (measured: the filter-first version is about
     // 1.5x faster).
     let hits = &mut hits[..HIT_BATCH];
-    let (xs, ys, items) = (grid.xs(), grid.ys(), grid.items());
+    let items = grid.items();
     let r2 = radius * radius;
     for (range, offset) in runs {
         let rel = offset - center;
-        let start = range.start;
-        let (rx, ry) = (&xs[range.clone()], &ys[range]);
-        let mut k = 0usize;
         let flush = |k: usize, acc: &mut A, hits: &[u32]| {
             for &j in &hits[..k] {
                 let other = &items[j as usize];
@@ -265,11 +321,11 @@ fn gather<A: Accumulate>(
                 acc.add(other, d, d.length_squared());
             }
         };
-        for (i, (&x, &y)) in rx.iter().zip(ry).enumerate() {
-            let dx = x + rel.x;
-            let dy = y + rel.y;
-            hits[k] = (start + i) as u32;
-            k += usize::from(dx * dx + dy * dy <= r2);
+        let mut k = 0usize;
+        for i in range {
+            let d = items[i].pos + rel;
+            hits[k] = i as u32;
+            k += usize::from(d.length_squared() <= r2);
             if k == HIT_BATCH {
                 flush(k, &mut acc, hits);
                 k = 0;
@@ -282,7 +338,7 @@ fn gather<A: Accumulate>(
 
 #[inline(never)]
 fn gather_wrapped<A: Accumulate>(
-    grid: &UniformGrid<DVec2>,
+    grid: &UniformGrid<Boid>,
     center: DVec2,
     radius: f64,
     mut acc: A,
@@ -302,7 +358,7 @@ struct ReynoldsSums {
 
 impl Accumulate for ReynoldsSums {
     #[inline(always)]
-    fn add(&mut self, other: &GridItem<DVec2>, heading: DVec2, d2: f64) {
+    fn add(&mut self, other: &GridItem<Boid>, heading: DVec2, d2: f64) {
         if other.id == self.me {
             return;
         }
@@ -311,12 +367,12 @@ impl Accumulate for ReynoldsSums {
         if d2 < self.sep2 {
             self.separate -= heading;
         }
-        self.matched += other.data;
+        self.matched += other.data.vel;
     }
 }
 
 fn reynolds(
-    grid: &UniformGrid<DVec2>,
+    grid: &UniformGrid<Boid>,
     me: u32,
     pos: DVec2,
     vel: DVec2,
@@ -352,12 +408,12 @@ struct FlockersSums {
 
 impl Accumulate for FlockersSums {
     #[inline(always)]
-    fn add(&mut self, other: &GridItem<DVec2>, to_other: DVec2, d2: f64) {
+    fn add(&mut self, other: &GridItem<Boid>, to_other: DVec2, d2: f64) {
         // MASON measures from the other bird to this one.
         let away = -to_other;
         self.n_all += 1;
         self.cohesion += away;
-        self.consistency += other.data;
+        self.consistency += other.data.vel;
         if other.id != self.me {
             self.n_others += 1;
             self.avoidance += away / (d2 * d2 + 1.0);
@@ -369,7 +425,7 @@ impl Accumulate for FlockersSums {
 /// itself (MASON's neighbour query returns it); avoidance skips it. `nudge` is the raw random
 /// vector in [-1, 1)^2, normalised to length 0.05 as MASON does.
 fn flockers(
-    grid: &UniformGrid<DVec2>,
+    grid: &UniformGrid<Boid>,
     me: u32,
     pos: DVec2,
     last: DVec2,
@@ -405,8 +461,15 @@ fn flockers(
     if len > 0.0 { d / len * p.jump } else { d }
 }
 
-fn fly(space: Res<Space>, mut birds: Query<(&mut Position, &Velocity, &Flocking)>) {
-    birds.par_iter_mut().for_each(|(mut pos, vel, params)| {
+fn fly(
+    space: Res<Space>,
+    index: Res<FlockIndex>,
+    mut birds: Query<(&Population, &mut Position, &Velocity), With<Bird>>,
+) {
+    birds.par_iter_mut().for_each(|(pop, mut pos, vel)| {
+        let Some(params) = &index.params[pop.0 as usize] else {
+            return;
+        };
         let step = match params.model {
             FlockingModel::Reynolds => vel.0 * params.speed,
             FlockingModel::Flockers => vel.0,
@@ -430,7 +493,7 @@ mod tests {
         }
     }
 
-    fn grid(birds: &[(f64, f64, f64, f64)], radius: f64) -> UniformGrid<DVec2> {
+    fn grid(birds: &[(f64, f64, f64, f64)], radius: f64) -> UniformGrid<Boid> {
         let mut g = UniformGrid::new();
         g.rebuild(
             &space(),
@@ -441,7 +504,10 @@ mod tests {
                 .map(|(i, &(x, y, vx, vy))| GridItem {
                     pos: DVec2::new(x, y),
                     id: i as u32,
-                    data: DVec2::new(vx, vy),
+                    data: Boid {
+                        vel: DVec2::new(vx, vy),
+                        pop: 0,
+                    },
                 }),
         );
         g

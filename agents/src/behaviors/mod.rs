@@ -4,6 +4,6 @@ mod flocking;
 mod random_walk;
 mod schelling;
 
-pub use flocking::{Flocking, FlockingModel};
+pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};

@@ -33,11 +33,8 @@ pub struct UniformGrid<T> {
     cell_h: f64,
     starts: Vec<u32>,
     items: Vec<GridItem<T>>,
-    xs: Vec<f64>,
-    ys: Vec<f64>,
-    staging: Vec<GridItem<T>>,
-    cells: Vec<u32>,
-    perm: Vec<u32>,
+    /// Rebuild scratch: each item's destination slot.
+    dest: Vec<u32>,
 }
 
 impl<T: Copy> Default for UniformGrid<T> {
@@ -59,11 +56,7 @@ impl<T: Copy> UniformGrid<T> {
             cell_h: 1.0,
             starts: vec![0, 0],
             items: Vec::new(),
-            xs: Vec::new(),
-            ys: Vec::new(),
-            staging: Vec::new(),
-            cells: Vec::new(),
-            perm: Vec::new(),
+            dest: Vec::new(),
         }
     }
 
@@ -95,18 +88,17 @@ impl<T: Copy> UniformGrid<T> {
         cell_size: f64,
         items: impl IntoIterator<Item = GridItem<T>>,
     ) {
-        self.staging.clear();
-        self.staging.extend(items);
-        if !self.staging.is_sorted_by_key(|it| it.id) {
-            self.staging.sort_unstable_by_key(|it| it.id);
+        self.items.clear();
+        self.items.extend(items);
+        if !self.items.is_sorted_by_key(|it| it.id) {
+            self.items.sort_unstable_by_key(|it| it.id);
         }
-        let n = self.staging.len();
         self.torus = space.is_torus();
         self.width = space.width;
         self.height = space.height;
         // Cells no smaller than the query radius keep queries to a 3x3 block; the cap keeps
         // memory proportional to the number of agents when the radius is tiny.
-        let max_cells = (4 * n).max(1024) as f64;
+        let max_cells = (4 * self.items.len()).max(1024) as f64;
         let size = cell_size.max(f64::MIN_POSITIVE);
         let mut nx = ((space.width / size).floor()).max(1.0);
         let mut ny = ((space.height / size).floor()).max(1.0);
@@ -123,50 +115,39 @@ impl<T: Copy> UniformGrid<T> {
 
         self.starts.clear();
         self.starts.resize(ncells + 1, 0);
-        self.cells.clear();
-        for it in &self.staging {
+        self.dest.clear();
+        for it in &self.items {
             let c = cell_index(it.pos, self.cell_w, self.cell_h, self.nx, self.ny);
-            self.cells.push(c as u32);
+            self.dest.push(c as u32);
             self.starts[c + 1] += 1;
         }
         for c in 0..ncells {
             self.starts[c + 1] += self.starts[c];
         }
-        // Stable placement: a running cursor per cell, in input (agent id) order.
-        self.perm.clear();
-        self.perm.resize(n, 0);
-        let mut cursor = std::mem::take(&mut self.cells);
-        for (i, c) in cursor.iter_mut().enumerate() {
-            let slot = self.starts[*c as usize] as usize;
-            self.starts[*c as usize] += 1;
-            self.perm[slot] = i as u32;
-            *c = slot as u32;
+        // Stable counting sort: a running cursor per cell, in input (agent id) order, gives
+        // each item its destination...
+        for d in self.dest.iter_mut() {
+            let slot = self.starts[*d as usize];
+            self.starts[*d as usize] += 1;
+            *d = slot;
         }
-        // The cursors advanced each start to the next cell's start; shift back.
+        // ...the cursors advanced each start to the next cell's start; shift back...
         for c in (1..=ncells).rev() {
             self.starts[c] = self.starts[c - 1];
         }
         self.starts[0] = 0;
-        self.cells = cursor;
-        self.items.clear();
-        let staging = &self.staging;
-        self.items
-            .extend(self.perm.iter().map(|&i| staging[i as usize]));
-        self.xs.clear();
-        self.xs.extend(self.items.iter().map(|it| it.pos.x));
-        self.ys.clear();
-        self.ys.extend(self.items.iter().map(|it| it.pos.y));
-    }
-
-    /// The x coordinates of [`UniformGrid::items`], as a separate array so that distance
-    /// filters over [`UniformGrid::runs`] read 8 bytes per candidate instead of a whole item.
-    pub fn xs(&self) -> &[f64] {
-        &self.xs
-    }
-
-    /// The y coordinates of [`UniformGrid::items`].
-    pub fn ys(&self) -> &[f64] {
-        &self.ys
+        // ...and the permutation is applied in place (each swap puts one item in its final
+        // slot), so the index never holds a second copy of the agents.
+        for i in 0..self.items.len() {
+            loop {
+                let d = self.dest[i] as usize;
+                if d == i {
+                    break;
+                }
+                self.items.swap(i, d);
+                self.dest.swap(i, d);
+            }
+        }
     }
 
     #[inline]

@@ -51,7 +51,7 @@ struct RunArgs {
     /// Threads: 1 runs the single-threaded executor; N > 1 the parallel one; 0 uses every core.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Run folder (default: runs/<scenario name>).
+    /// Run folder (default: `runs/<scenario name>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Override a field, e.g. `--set world.width=200` (repeatable, applied in order).
