@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod behaviors;
+pub mod conflicts;
 pub mod metrics;
 
 use agora_engine::Registry;
@@ -12,13 +13,30 @@ pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
-        .behavior::<behaviors::Schelling>();
+        .behavior::<behaviors::Schelling>()
+        .behavior::<behaviors::Commuter>()
+        .behavior::<behaviors::Stream>()
+        .behavior::<behaviors::Charger>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
         .metric::<metrics::MeanNnDistance>()
         .metric::<metrics::FractionHappy>()
-        .metric::<metrics::MeanSimilarFraction>();
+        .metric::<metrics::MeanSimilarFraction>()
+        .metric::<metrics::ConflictCounts>()
+        .metric::<metrics::Waits>()
+        .metric::<metrics::Deadlocks>()
+        .metric::<metrics::ConflictFairness>()
+        .metric::<metrics::ResolutionMessages>()
+        .metric::<metrics::TripsMetric>()
+        .metric::<metrics::Charging>();
+    registry
+        .mechanism::<conflicts::Priority>()
+        .mechanism::<conflicts::RandomWinner>()
+        .mechanism::<conflicts::FirstCome>()
+        .mechanism::<conflicts::Backoff>()
+        .mechanism::<conflicts::Voting>()
+        .mechanism::<conflicts::Auction>();
 }
 
 /// A registry holding [`register_all`]'s plug-ins.

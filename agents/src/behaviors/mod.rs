@@ -1,9 +1,16 @@
 //! Agent behaviors, one file each.
 
+mod charger;
+mod commuter;
 mod flocking;
+pub mod nav;
 mod random_walk;
 mod schelling;
+mod stream;
 
+pub use charger::{Battery, Charger, ChargerMode, StationChoice};
+pub use commuter::{CellRect, Commute, Commuter, Trips, rect_cells};
 pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};
+pub use stream::{Lane, Stream};

@@ -1,9 +1,14 @@
 //! Metrics: named functions of the world, recorded as columns.
 
+mod conflicts;
 mod count;
 mod flock;
 mod segregation;
 
+pub use conflicts::{
+    Charging, ConflictCounts, ConflictFairness, Deadlocks, ResolutionMessages, TripsMetric, Waits,
+    gini_sorted, jain,
+};
 pub use count::AgentCount;
 pub use flock::{MeanNnDistance, Polarization};
 pub use segregation::{FractionHappy, MeanSimilarFraction};
