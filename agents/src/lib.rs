@@ -16,7 +16,8 @@ pub fn register_all(registry: &mut Registry) {
         .behavior::<behaviors::Schelling>()
         .behavior::<behaviors::Commuter>()
         .behavior::<behaviors::Stream>()
-        .behavior::<behaviors::Charger>();
+        .behavior::<behaviors::Charger>()
+        .behavior::<behaviors::Wayfarer>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
@@ -29,7 +30,8 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::ConflictFairness>()
         .metric::<metrics::ResolutionMessages>()
         .metric::<metrics::TripsMetric>()
-        .metric::<metrics::Charging>();
+        .metric::<metrics::Charging>()
+        .metric::<metrics::Mapf>();
     registry
         .mechanism::<conflicts::Priority>()
         .mechanism::<conflicts::RandomWinner>()

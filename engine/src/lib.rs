@@ -57,8 +57,8 @@ pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
 pub use intent::{
     Conflict, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested, DeadlockAction,
-    DeadlockSpec, Intent, Outcome, Party, ResourceId, Resources, Ruling, TaskClaims, Urgency,
-    VictimOrder, VictimRule,
+    DeadlockSpec, Intent, Outcome, Party, ResolveClock, ResourceId, Resources, Ruling, TaskClaims,
+    Urgency, VictimOrder, VictimRule,
 };
 pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};

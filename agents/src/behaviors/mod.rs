@@ -7,6 +7,7 @@ pub mod nav;
 mod random_walk;
 mod schelling;
 mod stream;
+mod wayfarer;
 
 pub use charger::{Battery, Charger, ChargerMode, StationChoice};
 pub use commuter::{CellRect, Commute, Commuter, Trips, rect_cells};
@@ -14,3 +15,4 @@ pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};
 pub use stream::{Lane, Stream};
+pub use wayfarer::{Journey, Wayfarer};

@@ -326,6 +326,47 @@ impl Metric for Charging {
     }
 }
 
+/// Multi-agent path finding: fraction of agents at their goal, sum of costs, makespan,
+/// replans.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapf {}
+
+impl Metric for Mapf {
+    const NAME: &'static str = "mapf";
+    const SUMMARY: &'static str = "Fraction of wayfarers at their goal; sum of costs and makespan (ticks, once all are home); replans.";
+
+    fn columns(&self) -> Vec<String> {
+        ["at_goal", "sum_of_costs", "makespan", "replans"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn compute(&mut self, world: &mut World, out: &mut Vec<f64>) {
+        use crate::behaviors::Journey;
+        let mut q = world.query::<&Journey>();
+        let (mut n, mut home, mut soc, mut span, mut replans) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        for j in q.iter(world) {
+            n += 1;
+            replans += u64::from(j.replans);
+            if let Some(t) = j.arrived {
+                home += 1;
+                soc += t;
+                span = span.max(t);
+            }
+        }
+        let all = n > 0 && home == n;
+        out.push(if n == 0 {
+            f64::NAN
+        } else {
+            home as f64 / n as f64
+        });
+        out.push(if all { soc as f64 } else { f64::NAN });
+        out.push(if all { span as f64 } else { f64::NAN });
+        out.push(replans as f64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,8 @@ mod flock;
 mod segregation;
 
 pub use conflicts::{
-    Charging, ConflictCounts, ConflictFairness, Deadlocks, ResolutionMessages, TripsMetric, Waits,
-    gini_sorted, jain,
+    Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, ResolutionMessages, TripsMetric,
+    Waits, gini_sorted, jain,
 };
 pub use count::AgentCount;
 pub use flock::{MeanNnDistance, Polarization};
