@@ -4,11 +4,12 @@
 pub mod behaviors;
 pub mod conflicts;
 pub mod metrics;
+pub mod quantities;
 
 use agora_engine::Registry;
 
-/// Every built-in behavior and metric: the one explicit list scenarios are resolved against.
-/// Add yours here, one line each.
+/// Every built-in behavior, metric and per-agent quantity: the one explicit list scenarios
+/// are resolved against. Add yours here, one line each.
 pub fn register_all(registry: &mut Registry) {
     registry
         .behavior::<behaviors::RandomWalk>()
@@ -17,7 +18,8 @@ pub fn register_all(registry: &mut Registry) {
         .behavior::<behaviors::Commuter>()
         .behavior::<behaviors::Stream>()
         .behavior::<behaviors::Charger>()
-        .behavior::<behaviors::Wayfarer>();
+        .behavior::<behaviors::Wayfarer>()
+        .behavior::<behaviors::Vicsek>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
@@ -31,7 +33,16 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::ResolutionMessages>()
         .metric::<metrics::TripsMetric>()
         .metric::<metrics::Charging>()
-        .metric::<metrics::Mapf>();
+        .metric::<metrics::Mapf>()
+        .metric::<metrics::MinNnDistance>()
+        .metric::<metrics::Milling>()
+        .metric::<metrics::Clusters>()
+        .metric::<metrics::SpatialEntropy>()
+        .metric::<metrics::Gini>()
+        .metric::<metrics::Jain>()
+        .metric::<metrics::OpinionVariance>()
+        .metric::<metrics::OpinionClusters>()
+        .metric::<metrics::DivisionOfLabor>();
     registry
         .mechanism::<conflicts::Priority>()
         .mechanism::<conflicts::RandomWinner>()
@@ -39,6 +50,12 @@ pub fn register_all(registry: &mut Registry) {
         .mechanism::<conflicts::Backoff>()
         .mechanism::<conflicts::Voting>()
         .mechanism::<conflicts::Auction>();
+    registry
+        .quantity::<quantities::Speed>()
+        .quantity::<quantities::Neighbors>()
+        .quantity::<quantities::State>()
+        .quantity::<quantities::OpinionValue>()
+        .quantity::<quantities::Work>();
 }
 
 /// A registry holding [`register_all`]'s plug-ins.

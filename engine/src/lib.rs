@@ -25,7 +25,8 @@
 //! let mut registry = Registry::new();
 //! registry.behavior::<Still>();
 //! let scenario = Scenario::parse(
-//!     "(schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
+//!     "#![enable(implicit_some)]
+//!      (schema: 1, seed: 1, ticks: 3, world: (width: 10.0, height: 10.0),
 //!       populations: [(behavior: \"still\", count: 5)])",
 //!     "inline",
 //!     &registry,
@@ -42,15 +43,19 @@ mod agent;
 mod digest;
 mod error;
 pub mod intent;
+mod observables;
 mod par;
 mod phase;
 mod plugin;
+mod quantity;
 mod record;
 mod rng;
 mod run;
 pub mod scenario;
 mod sim;
 pub mod space;
+pub mod stats;
+pub mod sweep;
 
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
@@ -60,14 +65,19 @@ pub use intent::{
     DeadlockSpec, Intent, Outcome, Party, ResolveClock, ResourceId, Resources, Ruling, TaskClaims,
     Urgency, VictimOrder, VictimRule,
 };
+pub use observables::{Opinion, TaskTally};
 pub use par::par_chunks_mut;
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
     is_snake_case, unknown_name_message,
 };
+pub use quantity::{AgentQuantity, Quantities, QuantitySource, collect_quantity};
 pub use record::{
-    DirSink, MemorySink, NullSink, OutputSink, SnapshotRow, snapshot_rows, write_atomic,
+    Cadence, DetectedChange, DirSink, EventLog, FileId, LogEvent, MemorySink, NullSink, OutputSink,
+    Recorder, Rows, SNAPSHOT_CSV_HEADER, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC,
+    SNAPSHOT_RECORD_BYTES, SNAPSHOT_VERSION, SnapshotRow, encode_snapshot, snapshot_rows,
+    write_atomic,
 };
 pub use rng::{AgentRng, Purpose, SimRng};
 pub use run::{ENGINE_VERSION, RunOptions, RunReport, run_scenario};
@@ -83,11 +93,12 @@ pub use space::{
 /// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AgentId, AgentRng, AgentSpawn, AgentState, Behavior, ConflictKind, Conflicts, DigestState,
-        GridCell, GridItem, GridNeighbors, GridOccupancy, Intent, Mechanism, Metric, Outcome,
-        Phase, Population, Position, Purpose, Registry, ResourceId, Resources, Ruling, Scenario,
-        Section, Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex, StableHasher,
-        StopReason, Tick, UniformGrid, Urgency, ValidateCtx, Velocity,
+        AgentId, AgentQuantity, AgentRng, AgentSpawn, AgentState, Behavior, ConflictKind,
+        Conflicts, DigestState, EventLog, GridCell, GridItem, GridNeighbors, GridOccupancy, Intent,
+        LogEvent, Mechanism, Metric, Opinion, Outcome, Phase, Population, Position, Purpose,
+        Registry, ResourceId, Resources, Ruling, Scenario, Section, Sim, SimBuilder, SimOptions,
+        SimRng, Space, SpaceKind, SpatialIndex, StableHasher, StopReason, TaskTally, Tick,
+        UniformGrid, Urgency, ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,

@@ -138,6 +138,9 @@ pub struct ValidateCtx<'a> {
     pub world: &'a WorldSpec,
     /// For behaviors: the population size. For metrics: the total number of agents.
     pub count: u64,
+    /// The registry the scenario is resolved against (to check names of other plug-ins, such
+    /// as the quantities a metric summarises).
+    pub registry: &'a Registry,
 }
 
 /// Converts a plug-in's params between their RON text, the JSON data model used by overrides,
@@ -208,6 +211,8 @@ pub enum PluginKind {
     Protocol,
     /// [`Mechanism`] of [`Section::Conflicts`].
     Policy,
+    /// [`crate::AgentQuantity`].
+    Quantity,
 }
 
 impl PluginKind {
@@ -226,6 +231,7 @@ impl fmt::Display for PluginKind {
             PluginKind::Metric => "metric",
             PluginKind::Protocol => "protocol",
             PluginKind::Policy => "policy",
+            PluginKind::Quantity => "quantity",
         })
     }
 }
@@ -374,6 +380,7 @@ pub struct Registry {
     behaviors: Vec<BehaviorEntry>,
     metrics: Vec<MetricEntry>,
     mechanisms: Vec<MechanismEntry>,
+    quantities: Vec<(PluginInfo, crate::quantity::MakeQuantityFn)>,
 }
 
 impl fmt::Debug for Registry {
@@ -477,13 +484,36 @@ impl Registry {
             .ok_or_else(|| unknown_name_message(&kind.to_string(), name, &self.names(kind)))
     }
 
-    /// All plug-ins, behaviors first, each list in registration order.
+    /// Registers a per-agent quantity that metrics can summarise.
+    pub fn quantity<Q: crate::AgentQuantity>(&mut self) -> &mut Registry {
+        self.quantities.push((
+            PluginInfo {
+                name: Q::NAME,
+                summary: Q::SUMMARY,
+                kind: PluginKind::Quantity,
+                codec: Codec::of::<Q>(),
+            },
+            crate::quantity::make_quantity::<Q>,
+        ));
+        self
+    }
+
+    /// The registered quantities, as metrics use them at run time.
+    pub fn quantities(&self) -> crate::Quantities {
+        crate::Quantities {
+            entries: self.quantities.iter().map(|(i, m)| (i.name, *m)).collect(),
+        }
+    }
+
+    /// All plug-ins: behaviors, mechanisms, metrics, then quantities, each list in
+    /// registration order.
     pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
         self.behaviors
             .iter()
             .map(|b| &b.info)
             .chain(self.mechanisms.iter().map(|m| &m.info))
             .chain(self.metrics.iter().map(|m| &m.info))
+            .chain(self.quantities.iter().map(|(i, _)| i))
     }
 
     /// Names of one kind, in registration order.

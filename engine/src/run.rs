@@ -85,8 +85,17 @@ pub fn run_scenario(
     match result {
         Ok(summary) => {
             if let Some(dir) = &options.out_dir {
-                write_manifest(dir, scenario, options, Some(&summary), None, wall_time_s)?;
-                write_summary(dir, &summary)?;
+                let files = sim.output_files();
+                write_summary(dir, scenario, &summary)?;
+                write_manifest(
+                    dir,
+                    scenario,
+                    options,
+                    &files,
+                    Some(&summary),
+                    None,
+                    wall_time_s,
+                )?;
             }
             Ok(RunReport {
                 summary,
@@ -98,10 +107,12 @@ pub fn run_scenario(
             // Keep what was recorded before the failure, and say the run failed.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.abandon()));
             if let Some(dir) = &options.out_dir {
+                let files = sim.output_files();
                 let _ = write_manifest(
                     dir,
                     scenario,
                     options,
+                    &files,
                     None,
                     Some((&err, sim.tick())),
                     wall_time_s,
@@ -116,16 +127,20 @@ fn write_manifest(
     dir: &Path,
     s: &Scenario,
     options: &RunOptions,
+    recorded: &[String],
     summary: Option<&RunSummary>,
     failure: Option<(&Error, u64)>,
     wall_time_s: f64,
 ) -> Result<(), Error> {
+    // What this run wrote and completed (a file left `.partial` by an I/O error is not
+    // listed), never what an earlier run left in the folder.
     let mut files: Vec<&str> = vec!["scenario.ron"];
-    for f in ["metrics.csv", "snapshots.csv"] {
-        if dir.join(f).exists() {
-            files.push(f);
-        }
-    }
+    files.extend(
+        recorded
+            .iter()
+            .map(String::as_str)
+            .filter(|f| dir.join(f).exists()),
+    );
     if summary.is_some() {
         files.push("summary.json");
     }
@@ -168,20 +183,60 @@ fn finite_or_null(v: f64) -> Value {
     if v.is_finite() { json!(v) } else { Value::Null }
 }
 
-fn write_summary(dir: &Path, summary: &RunSummary) -> Result<(), Error> {
+fn write_summary(dir: &Path, s: &Scenario, summary: &RunSummary) -> Result<(), Error> {
     let metrics: serde_json::Map<String, Value> = summary
         .metrics
         .iter()
         .map(|(k, v)| (k.clone(), finite_or_null(*v)))
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "tick": summary.ticks,
         "stopped_by": summary.stopped_by,
         "digest": format!("{:016x}", summary.digest),
         "metrics": metrics,
     });
+    if !s.record.detect.is_empty() {
+        doc["detectors"] = detectors_json(s, summary);
+    }
+    if !summary.events.is_empty() {
+        doc["events"] = json!(summary.events);
+    }
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     write_atomic(&dir.join("summary.json"), text.as_bytes())
+}
+
+/// One entry per configured detector, detections or not, so that a sweep table has the
+/// column in every row: `first_tick` is the time to the change (null when it never came).
+fn detectors_json(s: &Scenario, summary: &RunSummary) -> Value {
+    let mut out = serde_json::Map::new();
+    for d in &s.record.detect {
+        let mine: Vec<_> = summary
+            .changes
+            .iter()
+            .filter(|c| c.name == d.label())
+            .collect();
+        let events: Vec<Value> = mine
+            .iter()
+            .map(|c| {
+                json!({
+                    "tick": c.tick,
+                    "direction": c.direction,
+                    "value": finite_or_null(c.value),
+                    "statistic": finite_or_null(c.statistic),
+                })
+            })
+            .collect();
+        out.insert(
+            d.label().to_owned(),
+            json!({
+                "metric": d.metric,
+                "first_tick": mine.first().map(|c| c.tick),
+                "ticks": mine.iter().map(|c| c.tick).collect::<Vec<_>>(),
+                "events": events,
+            }),
+        );
+    }
+    Value::Object(out)
 }
 
 impl StopReason {

@@ -4,8 +4,11 @@ use crate::agent::{AgentId, AgentState, GridCell, Population, Position};
 use crate::digest::{DigestFns, DigestState, component_digest, resource_digest, world_digest};
 use crate::error::{Error, ScenarioError};
 use crate::phase::{EngineSet, Phase, Slot, Tick, TickSchedule};
-use crate::plugin::{DynMetric, PluginKind, Registry};
-use crate::record::{MetricSet, NullSink, Output, OutputSink, record_at, record_output};
+use crate::plugin::{DynMetric, PluginKind, Registry, unknown_name_message};
+use crate::record::{
+    DetectedChange, MetricSet, MetricsRecorder, OutputSink, Recorder, Recording, SnapshotRecorder,
+    record_at, record_output,
+};
 use crate::rng::{AgentRng, Purpose, SimRng};
 use crate::scenario::{Placement, Scenario, StopCondition};
 use crate::space::{GridItem, GridOccupancy, Space, SpaceKind, UniformGrid};
@@ -17,7 +20,7 @@ use bevy_ecs::schedule::{
 use bevy_ecs::system::ScheduleSystem;
 use glam::DVec2;
 use std::any::TypeId;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How a simulation executes (never what it computes: results are identical for any value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +121,8 @@ pub struct SimBuilder<'s> {
     slot: u16,
     built: BTreeSet<TypeIdKey>,
     spatial_radius: Option<f64>,
+    pub(crate) recorders: Vec<Box<dyn Recorder>>,
+    pub(crate) event_kinds: Vec<&'static str>,
 }
 
 /// `TypeId` with an order, for a deterministic set.
@@ -134,6 +139,13 @@ impl<'s> SimBuilder<'s> {
     ) -> &mut Self {
         self.schedule
             .add_systems(systems.in_set(Slot(phase, self.slot)));
+        self
+    }
+
+    /// Adds a recorder; it runs after the built-in ones (metrics, snapshots), in the order
+    /// added.
+    pub fn add_recorder(&mut self, recorder: impl Recorder) -> &mut Self {
+        self.recorders.push(Box::new(recorder));
         self
     }
 
@@ -310,6 +322,10 @@ pub struct RunSummary {
     pub metrics: Vec<(String, f64)>,
     /// The world digest at the end.
     pub digest: u64,
+    /// Regime changes found by the detectors of `record.detect`, in order of detection.
+    pub changes: Vec<DetectedChange>,
+    /// Events written per enabled event log, by kind.
+    pub events: BTreeMap<String, u64>,
 }
 
 struct StopCheck {
@@ -344,7 +360,18 @@ fn bad_input(scenario: &Scenario, field: &str, message: impl Into<String>) -> Er
         .source
         .as_ref()
         .map_or_else(|| "scenario".to_owned(), |p| p.display().to_string());
-    Error::Scenario(ScenarioError::new(origin, message).at_field(field))
+    let mut err = ScenarioError::new(origin, message).at_field(field);
+    // Building happens after loading, when positions are gone: find the field again.
+    let src = scenario
+        .source
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if let Some((line, col)) =
+        src.and_then(|s| crate::scenario::Locator::new(&s).position_of(field))
+    {
+        err = err.at(line, col);
+    }
+    Error::Scenario(err)
 }
 
 impl Sim {
@@ -369,6 +396,7 @@ impl Sim {
         world.insert_resource(space.clone());
         world.insert_resource(SimRng::new(scenario.seed));
         world.insert_resource(Tick(0));
+        world.insert_resource(registry.quantities());
         world.init_resource::<DigestFns>();
         if space.kind == SpaceKind::Grid {
             let mut blocked = vec![false; space.cell_count()];
@@ -415,6 +443,8 @@ impl Sim {
             slot: 0,
             built: BTreeSet::new(),
             spatial_radius: None,
+            recorders: Vec::new(),
+            event_kinds: Vec::new(),
         };
         for (i, pop) in scenario.populations.iter().enumerate() {
             let entry = registry.find_behavior(&pop.behavior).ok_or_else(|| {
@@ -458,8 +488,19 @@ impl Sim {
             mut world,
             mut schedule,
             spatial_radius,
+            recorders: plugin_recorders,
+            event_kinds,
             ..
         } = builder;
+        for (i, kind) in scenario.record.events.iter().enumerate() {
+            if !event_kinds.contains(&kind.as_str()) {
+                return Err(bad_input(
+                    scenario,
+                    &format!("record.events[{i}]"),
+                    unknown_name_message("event log", kind, &event_kinds),
+                ));
+            }
+        }
         for phase in Phase::ALL {
             for slot in 0..slots {
                 schedule.configure_sets(Slot(phase, slot).in_set(phase));
@@ -487,14 +528,18 @@ impl Sim {
         let set = MetricSet::new(metrics);
         let columns = set.columns.clone();
         world.insert_resource(set);
-        world.insert_resource(Output {
-            sink: Box::new(NullSink),
-            every: scenario.record.every,
-            snapshots: scenario.record.snapshots,
-            last_metrics: None,
-            last_snapshot: None,
-            error: None,
-        });
+        let mut recorders: Vec<Box<dyn Recorder>> = vec![Box::new(
+            MetricsRecorder::new(scenario.record.every, &columns, &scenario.record.detect)
+                .map_err(|m| bad_input(scenario, "record.detect", m))?,
+        )];
+        if let Some(every) = scenario.record.snapshots {
+            recorders.push(Box::new(SnapshotRecorder::new(
+                every,
+                scenario.record.snapshot_format,
+            )));
+        }
+        recorders.extend(plugin_recorders);
+        world.insert_resource(Recording::new(recorders));
         let stop = match &scenario.stop {
             Some(cond) => Some(StopCheck {
                 cond: cond.clone(),
@@ -519,11 +564,24 @@ impl Sim {
         })
     }
 
-    /// Sends recorded rows to `sink` from now on.
-    pub fn set_output(&mut self, mut sink: Box<dyn OutputSink>) -> Result<(), Error> {
-        sink.begin(&self.columns)?;
-        self.world.resource_mut::<Output>().sink = sink;
+    /// Sends recorded files to `sink` (by default they go nowhere). Call it before the first
+    /// step: recorders create their files when the run starts.
+    pub fn set_output(&mut self, sink: Box<dyn OutputSink>) -> Result<(), Error> {
+        let mut rec = self.world.resource_mut::<Recording>();
+        if rec.has_begun() {
+            return Err(Error::Run {
+                tick: self.tick,
+                message: "the output can only be set before the first step".into(),
+            });
+        }
+        rec.sink = sink;
         Ok(())
+    }
+
+    /// The files the output sink created, in creation order (complete once
+    /// [`Sim::finish`] or [`Sim::abandon`] returned).
+    pub fn output_files(&self) -> Vec<String> {
+        self.world.resource::<Recording>().sink.files()
     }
 
     /// Metric column names, in order.
@@ -552,7 +610,7 @@ impl Sim {
     }
 
     fn take_output_error(&mut self) -> Result<(), Error> {
-        match self.world.resource_mut::<Output>().error.take() {
+        match self.world.resource_mut::<Recording>().error.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -570,6 +628,7 @@ impl Sim {
     fn start(&mut self) -> Result<(), Error> {
         if !self.started {
             self.started = true;
+            crate::record::begin(&mut self.world);
             record_at(&mut self.world, 0, true);
             self.take_output_error()?;
         }
@@ -634,21 +693,36 @@ impl Sim {
         self.start()?;
         let tick = self.tick;
         record_at(&mut self.world, tick, true);
-        let recorded = self.take_output_error();
-        let finished = self.world.resource_mut::<Output>().sink.finish();
-        recorded?;
-        finished?;
-        Ok(RunSummary {
+        crate::record::finish(&mut self.world, tick)?;
+        // The metrics recorder has just evaluated the final state (recording it is forced);
+        // evaluating it again for the summary would cost a second pass of every metric.
+        let last = &self.world.resource::<MetricSet>().scratch;
+        let metrics = if last.len() == self.columns.len() {
+            self.columns
+                .iter()
+                .cloned()
+                .zip(last.iter().copied())
+                .collect()
+        } else {
+            self.metrics_now()
+        };
+        let mut summary = RunSummary {
             ticks: tick,
             stopped_by: self.stopped_by.unwrap_or(StopReason::Ticks),
-            metrics: self.metrics_now(),
+            metrics,
             digest: self.digest(),
-        })
+            changes: Vec::new(),
+            events: BTreeMap::new(),
+        };
+        crate::record::summarize(&mut self.world, &mut summary);
+        Ok(summary)
     }
 
-    /// Completes the output after a failure, keeping what was recorded.
+    /// Completes the output after a failure, keeping what was recorded (recorders write what
+    /// they still hold, files are completed).
     pub fn abandon(&mut self) -> Result<(), Error> {
-        self.world.resource_mut::<Output>().sink.finish()
+        let tick = self.tick;
+        crate::record::finish(&mut self.world, tick)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod nav;
 mod random_walk;
 mod schelling;
 mod stream;
+mod vicsek;
 mod wayfarer;
 
 pub use charger::{Battery, Charger, ChargerMode, StationChoice};
@@ -15,4 +16,5 @@ pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;
 pub use schelling::{HAPPY, Schelling, Threshold, UNHAPPY};
 pub use stream::{Lane, Stream};
+pub use vicsek::Vicsek;
 pub use wayfarer::{Journey, Wayfarer};

@@ -4,6 +4,7 @@
 
 use agora_engine::ConflictStats;
 use agora_engine::prelude::*;
+use agora_engine::stats::{gini_in_place, jain_index, quantile_sorted};
 use serde::{Deserialize, Serialize};
 
 fn stats(world: &World) -> Option<&ConflictStats> {
@@ -39,15 +40,6 @@ impl Metric for ConflictCounts {
         out.push(s.last.undecided as f64);
         out.push(s.total.conflicts() as f64);
     }
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
 }
 
 /// Waits per agent: ticks with a want not granted (lost, blocked, backing off).
@@ -97,7 +89,7 @@ impl Metric for Waits {
         };
         out.push(s.last.waiting as f64);
         out.push(mean);
-        out.push(percentile(&self.scratch, 0.95));
+        out.push(quantile_sorted(&self.scratch, 0.95).unwrap_or(f64::NAN));
         out.push(self.scratch.last().copied().unwrap_or(f64::NAN));
         out.push(if n == 0 { f64::NAN } else { longest as f64 });
         out.push(s.mean_resolution_time());
@@ -147,41 +139,13 @@ impl Metric for Deadlocks {
     }
 }
 
-/// Jain's fairness index `(sum x)^2 / (n sum x^2)`: 1 for equal shares, `k/n` when `k` of
-/// `n` share equally; 1 for all zeros.
-pub fn jain(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let max = values.iter().copied().fold(0.0, f64::max);
-    if max == 0.0 {
-        return 1.0;
-    }
-    let (s, s2) = values.iter().fold((0.0, 0.0), |(s, s2), &x| {
-        let x = x / max;
-        (s + x, s2 + x * x)
-    });
-    s * s / (values.len() as f64 * s2)
-}
-
-/// The Gini coefficient (population form, in `[0, 1 - 1/n]`) of values sorted ascending;
-/// 0 for all zeros.
-pub fn gini_sorted(sorted: &[f64]) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let n = sorted.len() as f64;
-    let (weighted, total) = sorted
-        .iter()
-        .enumerate()
-        .fold((0.0, 0.0), |(w, t), (i, &x)| {
-            (w + (2.0 * (i as f64 + 1.0) - n - 1.0) * x, t + x)
-        });
-    if total == 0.0 {
-        0.0
-    } else {
-        weighted / (n * total)
-    }
+/// Jain's index and Gini coefficient of non-negative counts (NaN for none), from the engine's
+/// [`agora_engine::stats`] so every fairness column in a run means the same thing.
+fn jain_gini(values: &mut [f64]) -> (f64, f64) {
+    (
+        jain_index(values).unwrap_or(f64::NAN),
+        gini_in_place(values).unwrap_or(f64::NAN),
+    )
 }
 
 /// Fairness of waits (over every agent with intents) and of wins (over agents that took part
@@ -212,18 +176,16 @@ impl Metric for ConflictFairness {
         self.scratch.clear();
         self.scratch
             .extend(s.agents().map(|(_, a)| a.waited as f64));
-        self.scratch.sort_by(f64::total_cmp);
-        out.push(jain(&self.scratch));
-        out.push(gini_sorted(&self.scratch));
+        let (j, g) = jain_gini(&mut self.scratch);
+        out.extend([j, g]);
         self.scratch.clear();
         self.scratch.extend(
             s.agents()
                 .filter(|(_, a)| a.conflicts > 0)
                 .map(|(_, a)| a.wins as f64),
         );
-        self.scratch.sort_by(f64::total_cmp);
-        out.push(jain(&self.scratch));
-        out.push(gini_sorted(&self.scratch));
+        let (j, g) = jain_gini(&mut self.scratch);
+        out.extend([j, g]);
     }
 }
 
@@ -379,29 +341,16 @@ mod tests {
                 for v in x.iter_mut().take(k) {
                     *v = 3.7;
                 }
-                let got = jain(&x);
+                let (j, g) = jain_gini(&mut x);
+                assert!((j - k as f64 / n as f64).abs() < 1e-14, "n {n} k {k}: {j}");
                 assert!(
-                    (got - k as f64 / n as f64).abs() < 1e-14,
-                    "n {n} k {k}: {got}"
+                    (g - (n - k) as f64 / n as f64).abs() < 1e-14,
+                    "n {n} k {k}: {g}"
                 );
             }
         }
-        assert_eq!(jain(&[0.0, 0.0]), 1.0);
-    }
-
-    #[test]
-    fn gini_hand_computed() {
-        assert_eq!(gini_sorted(&[0.0, 0.0, 0.0, 1.0]), 0.75);
-        assert_eq!(gini_sorted(&[5.0, 5.0, 5.0]), 0.0);
-        assert!((gini_sorted(&[1.0, 2.0, 3.0, 4.0]) - 0.25).abs() < 1e-15);
-        assert_eq!(gini_sorted(&[0.0, 0.0]), 0.0);
-    }
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let v: Vec<f64> = (1..=20).map(f64::from).collect();
-        assert_eq!(percentile(&v, 0.95), 19.0);
-        assert_eq!(percentile(&v, 1.0), 20.0);
-        assert_eq!(percentile(&[7.0], 0.95), 7.0);
+        assert_eq!(jain_gini(&mut [0.0, 0.0]), (1.0, 0.0));
+        let (j, g) = jain_gini(&mut []);
+        assert!(j.is_nan() && g.is_nan());
     }
 }

@@ -1,211 +1,239 @@
-//! Recording: metrics time series and per-agent snapshots, computed in the Record phase and
-//! handed to an [`OutputSink`] (by default a background writer thread, so the simulation
-//! never waits on the disk).
+//! Recording: recorders observe the world at the end of a tick, at their own cadence, and hand
+//! rows to an [`OutputSink`] (by default a background writer thread, so the simulation never
+//! waits on the disk and never holds a run in memory).
+//!
+//! The design follows ripgrep's `Sink`: the simulation drives, recorders are told what
+//! happened (`begin`, `record` at each due tick, `finish`) and decide what to write. The
+//! built-in recorders are the metrics time series (with the change detectors of
+//! `record.detect`), per-agent snapshots, and one event log per [`LogEvent`] type that the
+//! scenario enables; plug-ins add their own with [`crate::SimBuilder::add_recorder`].
 
+mod events;
+mod metrics;
+mod sink;
+mod snapshots;
 mod writer;
 
+pub use events::{EventLog, LogEvent};
+pub use metrics::DetectedChange;
+pub use sink::{FileId, MemorySink, NullSink, OutputSink, Rows};
+pub use snapshots::{
+    SNAPSHOT_CSV_HEADER, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_RECORD_BYTES,
+    SNAPSHOT_VERSION, SnapshotRow, encode_snapshot, snapshot_rows,
+};
 pub use writer::{DirSink, write_atomic};
 
-use crate::agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
+pub(crate) use metrics::{MetricSet, MetricsRecorder};
+pub(crate) use snapshots::SnapshotRecorder;
+
 use crate::error::Error;
 use crate::phase::Tick;
-use crate::plugin::DynMetric;
+use crate::sim::RunSummary;
 use bevy_ecs::prelude::{Resource, World};
 
-/// One agent in a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SnapshotRow {
-    /// Agent id.
-    pub agent: u32,
-    /// Population index.
-    pub population: u16,
-    /// x (world units, or the cell column in a grid).
-    pub x: f64,
-    /// y (world units, or the cell row in a grid).
-    pub y: f64,
-    /// Heading in radians from the velocity, if the agent has one.
-    pub heading: Option<f64>,
-    /// The behavior's state label.
-    pub state: u32,
+/// When a recorder observes the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cadence {
+    /// The initial state (tick 0), every `n`th tick, and the final state. Event logs use
+    /// `Every(1)` and write only when something happened, so an idle log costs one check.
+    Every(u64),
+    /// Only the final state.
+    Final,
 }
 
-/// Where recorded rows go. Implementations must not block for long: the simulation thread
-/// calls them.
-pub trait OutputSink: Send + Sync + 'static {
-    /// Called once before any row, with the metric column names (without `tick`).
-    fn begin(&mut self, metric_columns: &[String]) -> Result<(), Error>;
-    /// One metrics row.
-    fn metrics(&mut self, tick: u64, values: &[f64]) -> Result<(), Error>;
-    /// One snapshot, rows in agent-id order.
-    fn snapshot(&mut self, tick: u64, rows: Vec<SnapshotRow>) -> Result<(), Error>;
-    /// Flushes and completes every file. Called once, also after a failed run, so that what
-    /// was recorded is kept.
-    fn finish(&mut self) -> Result<(), Error>;
+/// Something that observes the world and writes files: a metrics table, snapshots, an event
+/// log, a plug-in's own trace.
+///
+/// Recorders run in the engine's output step after the Record phase, one after another, on
+/// the simulation thread. They must only read the simulation state (the `&mut World` is there
+/// because bevy's `World::query` registers component types; recording-only resources such as
+/// an [`EventLog`] buffer may be drained). They keep no more than they need between calls and
+/// hand rows to the sink, whose writer thread does the formatting.
+///
+/// ```
+/// use agora_engine::prelude::*;
+/// use agora_engine::{Cadence, Error, FileId, OutputSink, Recorder};
+///
+/// /// Writes the number of agents every 5 ticks to `population.csv`.
+/// struct Census(Option<FileId>);
+///
+/// impl Recorder for Census {
+///     fn name(&self) -> &str { "census" }
+///     fn cadence(&self) -> Cadence { Cadence::Every(5) }
+///     fn begin(&mut self, _: &mut World, out: &mut dyn OutputSink) -> Result<(), Error> {
+///         self.0 = Some(out.create("population.csv", b"tick,agents\n".to_vec())?);
+///         Ok(())
+///     }
+///     fn record(&mut self, world: &mut World, tick: u64, out: &mut dyn OutputSink)
+///         -> Result<(), Error> {
+///         let n = world.query::<&AgentId>().iter(world).count();
+///         out.write(self.0.unwrap(), Box::new(format!("{tick},{n}\n")))
+///     }
+/// }
+/// // In a behavior's `build`: `sim.add_recorder(Census(None));`
+/// ```
+pub trait Recorder: Send + Sync + 'static {
+    /// A short name for errors (`metrics`, `snapshots`, an event kind).
+    fn name(&self) -> &str;
+
+    /// When [`Recorder::record`] is called.
+    fn cadence(&self) -> Cadence;
+
+    /// Called once before the initial state is recorded: create files here.
+    fn begin(&mut self, world: &mut World, out: &mut dyn OutputSink) -> Result<(), Error>;
+
+    /// Observes the state after `tick` steps (tick 0 is the initial state).
+    fn record(
+        &mut self,
+        world: &mut World,
+        tick: u64,
+        out: &mut dyn OutputSink,
+    ) -> Result<(), Error>;
+
+    /// Called once after the final state was recorded, and after a failure (then the world
+    /// may be mid-tick): write what is still buffered.
+    fn finish(
+        &mut self,
+        world: &mut World,
+        tick: u64,
+        out: &mut dyn OutputSink,
+    ) -> Result<(), Error> {
+        let _ = (world, tick, out);
+        Ok(())
+    }
+
+    /// Adds this recorder's results to the run summary (`summary.json`).
+    fn summarize(&self, world: &World, summary: &mut RunSummary) {
+        let _ = (world, summary);
+    }
 }
 
-/// Keeps metric rows in memory (tests, library use); snapshots are counted, not kept.
-#[derive(Debug, Default, Clone)]
-pub struct MemorySink {
-    /// Metric column names.
-    pub columns: Vec<String>,
-    /// `(tick, values)` rows.
-    pub rows: Vec<(u64, Vec<f64>)>,
-    /// Number of snapshot rows seen.
-    pub snapshot_rows: usize,
+struct Slot {
+    recorder: Box<dyn Recorder>,
+    last: Option<u64>,
 }
 
-impl OutputSink for MemorySink {
-    fn begin(&mut self, metric_columns: &[String]) -> Result<(), Error> {
-        self.columns = metric_columns.to_vec();
-        Ok(())
-    }
-    fn metrics(&mut self, tick: u64, values: &[f64]) -> Result<(), Error> {
-        self.rows.push((tick, values.to_vec()));
-        Ok(())
-    }
-    fn snapshot(&mut self, _tick: u64, rows: Vec<SnapshotRow>) -> Result<(), Error> {
-        self.snapshot_rows += rows.len();
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// Discards everything (runs where only the summary matters, such as sweeps without
-/// `--keep runs`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NullSink;
-
-impl OutputSink for NullSink {
-    fn begin(&mut self, _: &[String]) -> Result<(), Error> {
-        Ok(())
-    }
-    fn metrics(&mut self, _: u64, _: &[f64]) -> Result<(), Error> {
-        Ok(())
-    }
-    fn snapshot(&mut self, _: u64, _: Vec<SnapshotRow>) -> Result<(), Error> {
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// The recorded metrics of a run.
+/// The recorders of a run, their sink, and the first error any of them returned.
 #[derive(Resource)]
-pub(crate) struct MetricSet {
-    pub(crate) metrics: Vec<Box<dyn DynMetric>>,
-    pub(crate) columns: Vec<String>,
-    pub(crate) scratch: Vec<f64>,
-}
-
-impl MetricSet {
-    pub(crate) fn new(metrics: Vec<Box<dyn DynMetric>>) -> MetricSet {
-        let columns = metrics.iter().flat_map(|m| m.columns()).collect();
-        MetricSet {
-            metrics,
-            columns,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Computes every metric into `scratch`; a metric that pushes the wrong number of values
-    /// is padded or cut so that columns stay aligned.
-    pub(crate) fn compute(&mut self, world: &mut World) {
-        self.scratch.clear();
-        let mut one = Vec::new();
-        for m in &mut self.metrics {
-            let want = m.columns().len();
-            one.clear();
-            m.compute(world, &mut one);
-            one.resize(want, f64::NAN);
-            self.scratch.extend_from_slice(&one);
-        }
-    }
-}
-
-/// The sink plus the cadence bookkeeping.
-#[derive(Resource)]
-pub(crate) struct Output {
+pub(crate) struct Recording {
     pub(crate) sink: Box<dyn OutputSink>,
-    pub(crate) every: u64,
-    pub(crate) snapshots: Option<u64>,
-    pub(crate) last_metrics: Option<u64>,
-    pub(crate) last_snapshot: Option<u64>,
+    slots: Vec<Slot>,
     pub(crate) error: Option<Error>,
+    begun: bool,
+    finished: bool,
 }
 
-/// Records whatever is due at `tick` (completed ticks); `force` records both metrics and
-/// (when enabled) a snapshot regardless of cadence, unless already recorded at this tick.
-pub(crate) fn record_at(world: &mut World, tick: u64, force: bool) {
-    let Some(out) = world.get_resource::<Output>() else {
-        return;
-    };
-    if out.error.is_some() {
-        return;
+impl Recording {
+    pub(crate) fn new(recorders: Vec<Box<dyn Recorder>>) -> Recording {
+        Recording {
+            sink: Box::new(NullSink),
+            slots: recorders
+                .into_iter()
+                .map(|recorder| Slot {
+                    recorder,
+                    last: None,
+                })
+                .collect(),
+            error: None,
+            begun: false,
+            finished: false,
+        }
     }
-    let metrics_due = out.last_metrics != Some(tick) && (force || tick.is_multiple_of(out.every));
-    let snapshot_due = out.snapshots.is_some_and(|every| {
-        out.last_snapshot != Some(tick) && (force || tick.is_multiple_of(every))
-    });
-    if metrics_due {
-        let values = world.resource_scope(|world, mut set: bevy_ecs::world::Mut<'_, MetricSet>| {
-            set.compute(world);
-            set.scratch.clone()
+
+    pub(crate) fn has_begun(&self) -> bool {
+        self.begun
+    }
+}
+
+fn with_recording(world: &mut World, f: impl FnOnce(&mut World, &mut Recording)) {
+    if world.contains_resource::<Recording>() {
+        world.resource_scope(|world, mut rec: bevy_ecs::world::Mut<'_, Recording>| {
+            f(world, &mut rec);
         });
-        let mut out = world.resource_mut::<Output>();
-        out.last_metrics = Some(tick);
-        if let Err(e) = out.sink.metrics(tick, &values) {
-            out.error = Some(e);
+    }
+}
+
+/// Lets every recorder create its files.
+pub(crate) fn begin(world: &mut World) {
+    with_recording(world, |world, rec| {
+        if rec.begun || rec.error.is_some() {
             return;
         }
-    }
-    if snapshot_due {
-        let rows = snapshot_rows(world);
-        let mut out = world.resource_mut::<Output>();
-        out.last_snapshot = Some(tick);
-        if let Err(e) = out.sink.snapshot(tick, rows) {
-            out.error = Some(e);
-        }
-    }
-}
-
-/// Every agent's row, in id order.
-pub fn snapshot_rows(world: &mut World) -> Vec<SnapshotRow> {
-    let mut q = world.query::<(
-        &AgentId,
-        &Population,
-        Option<&Position>,
-        Option<&GridCell>,
-        Option<&Velocity>,
-        Option<&AgentState>,
-    )>();
-    let mut rows: Vec<SnapshotRow> = q
-        .iter(world)
-        .map(|(id, pop, pos, cell, vel, state)| {
-            let (x, y) = match (pos, cell) {
-                (_, Some(c)) => (f64::from(c.x), f64::from(c.y)),
-                (Some(p), None) => (p.0.x, p.0.y),
-                (None, None) => (f64::NAN, f64::NAN),
-            };
-            SnapshotRow {
-                agent: id.0,
-                population: pop.0,
-                x,
-                y,
-                heading: vel
-                    .filter(|v| v.0 != glam::DVec2::ZERO)
-                    .map(|v| v.0.y.atan2(v.0.x)),
-                state: state.map_or(0, |s| s.0),
+        rec.begun = true;
+        for slot in &mut rec.slots {
+            if let Err(e) = slot.recorder.begin(world, rec.sink.as_mut()) {
+                rec.error = Some(e);
+                return;
             }
-        })
-        .collect();
-    rows.sort_unstable_by_key(|r| r.agent);
-    rows
+        }
+    });
 }
 
-/// The Record-phase output system: what is due after the tick that just ran.
+/// Records whatever is due at `tick` (completed ticks); `force` records every recorder
+/// regardless of cadence, unless it already recorded this tick.
+pub(crate) fn record_at(world: &mut World, tick: u64, force: bool) {
+    with_recording(world, |world, rec| {
+        if rec.error.is_some() {
+            return;
+        }
+        for slot in &mut rec.slots {
+            if slot.last == Some(tick) {
+                continue;
+            }
+            let due = force
+                || match slot.recorder.cadence() {
+                    Cadence::Every(n) => tick.is_multiple_of(n.max(1)),
+                    Cadence::Final => false,
+                };
+            if !due {
+                continue;
+            }
+            slot.last = Some(tick);
+            if let Err(e) = slot.recorder.record(world, tick, rec.sink.as_mut()) {
+                rec.error = Some(e);
+                return;
+            }
+        }
+    });
+}
+
+/// Lets every recorder write what it still holds, then completes the sink's files. Runs
+/// every step even after an error, so that a failed run keeps what it recorded; returns the
+/// first error. Only the first call does anything.
+pub(crate) fn finish(world: &mut World, tick: u64) -> Result<(), Error> {
+    let mut result = Ok(());
+    with_recording(world, |world, rec| {
+        if rec.finished {
+            return;
+        }
+        rec.finished = true;
+        let mut first = rec.error.take();
+        for slot in &mut rec.slots {
+            if let Err(e) = slot.recorder.finish(world, tick, rec.sink.as_mut()) {
+                first.get_or_insert(e);
+            }
+        }
+        if let Err(e) = rec.sink.finish() {
+            first.get_or_insert(e);
+        }
+        if let Some(e) = first {
+            result = Err(e);
+        }
+    });
+    result
+}
+
+/// Lets every recorder add to the summary.
+pub(crate) fn summarize(world: &mut World, summary: &mut RunSummary) {
+    with_recording(world, |world, rec| {
+        for slot in &rec.slots {
+            slot.recorder.summarize(world, summary);
+        }
+    });
+}
+
+/// The Output step: what is due after the tick that just ran.
 pub(crate) fn record_output(world: &mut World) {
     let completed = world.resource::<Tick>().0 + 1;
     record_at(world, completed, false);

@@ -1,8 +1,8 @@
 //! The background writer: rows travel over a bounded crossbeam channel to one thread that owns
-//! the files, so formatting and disk latency stay off the simulation thread while memory stays
+//! the files, so encoding and disk latency stay off the simulation thread while memory stays
 //! bounded (a full channel makes the simulation wait rather than buffer the run).
 
-use super::{OutputSink, SnapshotRow};
+use super::sink::{FileId, OutputSink, Rows, check_file_name};
 use crate::error::Error;
 use crossbeam_channel::{Sender, bounded};
 use std::fs::File;
@@ -10,25 +10,30 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-/// Messages in flight; about 64 snapshots of any size or many thousands of metric rows.
+/// Messages in flight: about 64 batches of any size (a snapshot of every agent is one batch),
+/// or many thousands of metric rows.
 const CHANNEL_CAPACITY: usize = 64;
 
 enum Msg {
-    Begin(Vec<String>),
-    Metrics(u64, Vec<f64>),
-    Snapshot(u64, Vec<SnapshotRow>),
+    Create(PathBuf, Vec<u8>),
+    Write(FileId, Box<dyn Rows>),
 }
 
-/// Writes `metrics.csv` and `snapshots.csv` into a run folder from a background thread.
-/// Files are written as `name.partial` and renamed when complete.
+/// Writes a run's files into a folder from a background thread. Files are written as
+/// `name.partial` and renamed when complete; after an I/O error they stay `.partial`.
 pub struct DirSink {
+    dir: PathBuf,
+    names: Vec<String>,
     tx: Option<Sender<Msg>>,
     handle: Option<JoinHandle<Result<(), Error>>>,
 }
 
 impl std::fmt::Debug for DirSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirSink").finish_non_exhaustive()
+        f.debug_struct("DirSink")
+            .field("dir", &self.dir)
+            .field("files", &self.names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,11 +41,10 @@ impl DirSink {
     /// Starts the writer for `dir` (which must exist).
     pub fn create(dir: &Path) -> Result<DirSink, Error> {
         let (tx, rx) = bounded::<Msg>(CHANNEL_CAPACITY);
-        let dir = dir.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("agora-writer".into())
             .spawn(move || {
-                let mut files = Files::new(dir);
+                let mut files = Files::default();
                 let result = (|| {
                     for msg in rx.iter() {
                         files.handle(msg)?;
@@ -54,6 +58,8 @@ impl DirSink {
             })
             .map_err(|e| Error::io("writer thread", e))?;
         Ok(DirSink {
+            dir: dir.to_path_buf(),
+            names: Vec::new(),
             tx: Some(tx),
             handle: Some(handle),
         })
@@ -74,15 +80,18 @@ impl DirSink {
 }
 
 impl OutputSink for DirSink {
-    fn begin(&mut self, metric_columns: &[String]) -> Result<(), Error> {
-        self.send(Msg::Begin(metric_columns.to_vec()))
+    fn create(&mut self, name: &str, header: Vec<u8>) -> Result<FileId, Error> {
+        check_file_name(name, &self.names)?;
+        self.names.push(name.to_owned());
+        let path = self.dir.join(format!("{name}.partial"));
+        self.send(Msg::Create(path, header))?;
+        Ok(FileId(self.names.len() as u32 - 1))
     }
-    fn metrics(&mut self, tick: u64, values: &[f64]) -> Result<(), Error> {
-        self.send(Msg::Metrics(tick, values.to_vec()))
+
+    fn write(&mut self, file: FileId, rows: Box<dyn Rows>) -> Result<(), Error> {
+        self.send(Msg::Write(file, rows))
     }
-    fn snapshot(&mut self, tick: u64, rows: Vec<SnapshotRow>) -> Result<(), Error> {
-        self.send(Msg::Snapshot(tick, rows))
-    }
+
     fn finish(&mut self) -> Result<(), Error> {
         self.tx = None;
         match self.handle.take() {
@@ -95,6 +104,10 @@ impl OutputSink for DirSink {
             None => Ok(()),
         }
     }
+
+    fn files(&self) -> Vec<String> {
+        self.names.clone()
+    }
 }
 
 impl Drop for DirSink {
@@ -103,86 +116,37 @@ impl Drop for DirSink {
     }
 }
 
+/// The writer thread's state: open files by id, and one encoding buffer reused for every
+/// batch.
+#[derive(Default)]
 struct Files {
-    dir: PathBuf,
-    metrics: Option<(PathBuf, BufWriter<File>)>,
-    snapshots: Option<(PathBuf, BufWriter<File>)>,
-    line: String,
-}
-
-fn partial(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.partial"))
-}
-
-fn create(path: &Path) -> Result<BufWriter<File>, Error> {
-    File::create(path)
-        .map(|f| BufWriter::with_capacity(1 << 16, f))
-        .map_err(|e| Error::io(path, e))
+    open: Vec<(PathBuf, BufWriter<File>)>,
+    buf: Vec<u8>,
 }
 
 impl Files {
-    fn new(dir: PathBuf) -> Files {
-        Files {
-            dir,
-            metrics: None,
-            snapshots: None,
-            line: String::with_capacity(256),
-        }
-    }
-
     fn handle(&mut self, msg: Msg) -> Result<(), Error> {
-        use std::fmt::Write as _;
         match msg {
-            Msg::Begin(columns) => {
-                let path = partial(&self.dir, "metrics.csv");
-                let mut w = create(&path)?;
-                let mut header = String::from("tick");
-                for c in &columns {
-                    header.push(',');
-                    header.push_str(c);
-                }
-                header.push('\n');
-                w.write_all(header.as_bytes())
-                    .map_err(|e| Error::io(&path, e))?;
-                self.metrics = Some((path, w));
+            Msg::Create(path, header) => {
+                let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let mut w = BufWriter::with_capacity(1 << 16, file);
+                w.write_all(&header).map_err(|e| Error::io(&path, e))?;
+                self.open.push((path, w));
             }
-            Msg::Metrics(tick, values) => {
-                let Some((path, w)) = self.metrics.as_mut() else {
-                    return Ok(());
+            Msg::Write(id, rows) => {
+                let Some((path, w)) = self.open.get_mut(id.0 as usize) else {
+                    return Err(Error::Run {
+                        tick: 0,
+                        message: format!("write to file {} that was never created", id.0),
+                    });
                 };
-                self.line.clear();
-                let _ = write!(self.line, "{tick}");
-                for v in values {
-                    let _ = write!(self.line, ",{v}");
-                }
-                self.line.push('\n');
-                w.write_all(self.line.as_bytes())
+                self.buf.clear();
+                rows.encode(&mut self.buf);
+                w.write_all(&self.buf)
                     .map_err(|e| Error::io(path.as_path(), e))?;
-            }
-            Msg::Snapshot(tick, rows) => {
-                if self.snapshots.is_none() {
-                    let path = partial(&self.dir, "snapshots.csv");
-                    let mut w = create(&path)?;
-                    w.write_all(b"tick,agent,population,x,y,heading,state\n")
-                        .map_err(|e| Error::io(&path, e))?;
-                    self.snapshots = Some((path, w));
-                }
-                let Some((path, w)) = self.snapshots.as_mut() else {
-                    return Ok(());
-                };
-                for r in rows {
-                    self.line.clear();
-                    let _ = write!(
-                        self.line,
-                        "{tick},{},{},{},{},",
-                        r.agent, r.population, r.x, r.y
-                    );
-                    if let Some(h) = r.heading {
-                        let _ = write!(self.line, "{h}");
-                    }
-                    let _ = writeln!(self.line, ",{}", r.state);
-                    w.write_all(self.line.as_bytes())
-                        .map_err(|e| Error::io(path.as_path(), e))?;
+                // One huge snapshot must not pin its buffer for the rest of the run.
+                if self.buf.capacity() > 64 << 20 {
+                    self.buf = Vec::new();
                 }
             }
         }
@@ -190,12 +154,10 @@ impl Files {
     }
 
     fn complete(&mut self) -> Result<(), Error> {
-        for slot in [&mut self.metrics, &mut self.snapshots] {
-            if let Some((path, mut w)) = slot.take() {
-                w.flush().map_err(|e| Error::io(&path, e))?;
-                let done = path.with_extension("");
-                std::fs::rename(&path, &done).map_err(|e| Error::io(&done, e))?;
-            }
+        for (path, mut w) in self.open.drain(..) {
+            w.flush().map_err(|e| Error::io(&path, e))?;
+            let done = path.with_extension("");
+            std::fs::rename(&path, &done).map_err(|e| Error::io(&done, e))?;
         }
         Ok(())
     }
@@ -203,10 +165,7 @@ impl Files {
     /// After an I/O error the files stay `.partial`: they are incomplete and must not look
     /// complete.
     fn keep_partials(&mut self) {
-        for (_, mut w) in [self.metrics.take(), self.snapshots.take()]
-            .into_iter()
-            .flatten()
-        {
+        for (_, mut w) in self.open.drain(..) {
             let _ = w.flush();
         }
     }
@@ -218,4 +177,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = PathBuf::from(format!("{}.partial", path.display()));
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_partial_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = DirSink::create(dir.path()).unwrap();
+        let a = sink.create("a.csv", b"h\n".to_vec()).unwrap();
+        let b = sink.create("b.bin", Vec::new()).unwrap();
+        sink.write(a, Box::new("1\n".to_owned())).unwrap();
+        sink.write(b, Box::new(vec![1u8, 2, 3])).unwrap();
+        assert!(sink.create("a.csv", Vec::new()).is_err());
+        sink.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.csv")).unwrap(),
+            "h\n1\n"
+        );
+        assert_eq!(std::fs::read(dir.path().join("b.bin")).unwrap(), [1, 2, 3]);
+        assert!(!dir.path().join("a.csv.partial").exists());
+        assert_eq!(sink.files(), ["a.csv", "b.bin"]);
+    }
+
+    #[test]
+    fn a_write_error_keeps_the_partials_and_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = DirSink::create(&dir.path().join("missing")).unwrap();
+        let _ = sink.create("a.csv", b"h\n".to_vec());
+        let err = sink.finish().unwrap_err();
+        assert!(err.to_string().contains("a.csv.partial"), "{err}");
+    }
 }

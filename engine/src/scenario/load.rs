@@ -36,13 +36,13 @@ impl Serialize for RonText {
 }
 
 /// Where errors point: the origin, and a locator when the input is a file.
-struct ErrCtx<'a> {
+pub(super) struct ErrCtx<'a> {
     origin: &'a str,
     locator: Option<&'a Locator>,
 }
 
 impl ErrCtx<'_> {
-    fn at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         let mut e = ScenarioError::new(self.origin, message).at_field(path);
         if let Some((line, col)) = self.locator.and_then(|l| l.position_of(path)) {
             e = e.at(line, col);
@@ -395,6 +395,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         let vctx = ValidateCtx {
             world: w,
             count: u64::from(p.count),
+            registry,
         };
         (entry.validate)(&p.params.0, &vctx)
             .map_err(|m| ctx.at(&format!("populations[{i}].params"), m))?;
@@ -428,6 +429,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
     let vctx = ValidateCtx {
         world: w,
         count: s.agent_count(),
+        registry,
     };
     for (name, params) in &r.metric_params {
         let entry = registry.find_metric(name).ok_or_else(|| {
@@ -474,7 +476,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
     if s.stop.as_ref().is_some_and(|stop| !stop.value.is_finite()) {
         return Err(ctx.at("stop.value", "must be a finite number"));
     }
-    Ok(())
+    super::record::validate(s, registry, ctx)
 }
 
 /// Reads a map given as a file into rows, so that the resolved scenario carries it.

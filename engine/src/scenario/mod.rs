@@ -9,10 +9,12 @@ mod load;
 mod locate;
 pub mod map;
 pub mod overrides;
+mod record;
 
 pub use locate::Locator;
 pub use map::MapSpec;
 pub use overrides::{FieldPath, OverrideError, PathSegment};
+pub use record::{DetectSpec, SnapshotFormat};
 
 use crate::space::{Boundary, Neighborhood, SpaceKind};
 use serde::{Deserialize, Serialize};
@@ -265,6 +267,16 @@ pub struct RecordSpec<P> {
     /// Write per-agent snapshots every N ticks (default `None`: off).
     #[serde(default)]
     pub snapshots: Option<u64>,
+    /// Snapshot file format: `Csv` (default) or `Binary`.
+    #[serde(default)]
+    pub snapshot_format: SnapshotFormat,
+    /// Event logs to write, by kind (`["conflicts", "messages"]`; default none). The kinds are
+    /// those the scenario's plug-ins declare; an unknown one is an error naming the valid ones.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Change detectors over metric columns (default none); see [`DetectSpec`].
+    #[serde(default)]
+    pub detect: Vec<DetectSpec>,
 }
 
 fn one() -> u64 {
@@ -278,6 +290,9 @@ impl<P> Default for RecordSpec<P> {
             metric_params: BTreeMap::new(),
             every: 1,
             snapshots: None,
+            snapshot_format: SnapshotFormat::Csv,
+            events: Vec::new(),
+            detect: Vec::new(),
         }
     }
 }
@@ -379,6 +394,9 @@ impl<P> ScenarioOf<P> {
                 metric_params,
                 every: self.record.every,
                 snapshots: self.record.snapshots,
+                snapshot_format: self.record.snapshot_format,
+                events: self.record.events.clone(),
+                detect: self.record.detect.clone(),
             },
             source: self.source.clone(),
         })

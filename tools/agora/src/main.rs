@@ -1,4 +1,4 @@
-//! `agora`: run, validate and list scenarios.
+//! `agora`: run, validate and list scenarios; view and plot run folders; run, merge and report sweeps.
 //!
 //! The only crate that prints or parses arguments. Exit codes: 0 success, 1 failure while
 //! running, 2 bad input (scenario errors, bad flags, missing files).
@@ -10,6 +10,11 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod interrupt;
+mod progress;
+mod sweep_cli;
+mod view;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "agora",
@@ -20,6 +25,23 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Say more: `-v` lists the files written, detected regime changes and event counts.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+/// How much the CLI prints, from `--quiet` and `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// The summary.
+    Normal,
+    /// The summary and the details.
+    Verbose,
 }
 
 #[derive(Subcommand, Debug)]
@@ -34,8 +56,18 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
-    /// List behaviors and metrics with their summaries and default params.
+    /// List behaviors, metrics and per-agent quantities with their summaries and default params.
     List,
+    /// Write a self-contained replay page (RUN_DIR/replay.html) of a run folder.
+    View(view::ViewArgs),
+    /// Plot a run's metrics over ticks as PNG and SVG line charts.
+    Plot(view::PlotArgs),
+    /// Run a sweep file: many runs in parallel, one row each in results.csv; resumable.
+    Sweep(sweep_cli::SweepArgs),
+    /// Join the results of sweep shards (or of several attempts) and list missing runs.
+    Merge(sweep_cli::MergeArgs),
+    /// Summarize a sweep: summary.csv (mean, std, 95% CI per cell) and plots.
+    Report(sweep_cli::ReportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,14 +89,11 @@ struct RunArgs {
     /// Override a field, e.g. `--set world.width=200` (repeatable, applied in order).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 /// An error that is the user's input rather than a failure: exit code 2.
 #[derive(Debug)]
-struct BadInput(String);
+pub(crate) struct BadInput(pub(crate) String);
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,7 +148,7 @@ fn default_out(scenario: &Scenario, file: &Path) -> PathBuf {
     PathBuf::from("runs").join(name)
 }
 
-fn run(args: RunArgs) -> anyhow::Result<()> {
+fn run(args: RunArgs, verbosity: Verbosity) -> anyhow::Result<()> {
     let registry = registry();
     let extra = [
         ("seed", args.seed.map(|s| s.to_string())),
@@ -141,8 +170,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         git_revision: option_env!("AGORA_GIT_REV").map(str::to_owned),
         scenario_file: Some(args.file.display().to_string()),
     };
-    let report = run_scenario(&scenario, &registry, &options, |_, _| {}).map_err(engine_error)?;
-    if !args.quiet {
+    let bar = progress::Progress::new(scenario.ticks.unwrap_or(0), verbosity > Verbosity::Quiet);
+    let report = run_scenario(&scenario, &registry, &options, |t, _| bar.set(t));
+    bar.finish();
+    let report = report.map_err(engine_error)?;
+    if verbosity > Verbosity::Quiet {
         let s = &report.summary;
         let agent_steps = scenario.agent_count() as f64 * s.ticks as f64;
         let mut text = String::new();
@@ -164,15 +196,21 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let _ = writeln!(text, "  output {}", out.display());
         print_out(&text);
     }
+    if verbosity >= Verbosity::Verbose {
+        view::print_run_details(&out, &report.summary);
+    }
     Ok(())
 }
 
-fn validate(file: &Path, set: &[String]) -> anyhow::Result<()> {
+fn validate(file: &Path, set: &[String], verbosity: Verbosity) -> anyhow::Result<()> {
     let registry = registry();
     let scenario = load(file, set, &[], &registry)?;
     // Building catches what only assembly can: plug-ins whose systems conflict, placements
     // that do not fit.
     agora_engine::Sim::new(&scenario, &registry, SimOptions::default()).map_err(engine_error)?;
+    if verbosity == Verbosity::Quiet {
+        return Ok(());
+    }
     print_out(&format!(
         "{}: ok ({} populations, {} agents, {} ticks{})\n",
         file.display(),
@@ -192,10 +230,26 @@ fn list() {
     use std::fmt::Write as _;
     let registry = registry();
     let mut text = String::new();
-    for (kind, title) in [
+    let kinds = [
         (PluginKind::Behavior, "Behaviors"),
+        (
+            PluginKind::Protocol,
+            "Task-allocation protocols (allocation:)",
+        ),
+        (
+            PluginKind::Policy,
+            "Conflict-resolution policies (conflicts:)",
+        ),
         (PluginKind::Metric, "Metrics"),
-    ] {
+        (
+            PluginKind::Quantity,
+            "Per-agent quantities (for gini, jain)",
+        ),
+    ];
+    for (kind, title) in kinds {
+        if registry.names(kind).is_empty() {
+            continue;
+        }
         let _ = writeln!(text, "{title}:");
         for p in registry.plugins().filter(|p| p.kind == kind) {
             let _ = writeln!(text, "  {:<24} {}", p.name, p.summary);
@@ -223,13 +277,25 @@ fn print_out(text: &str) {
 )]
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
     let result = match cli.command {
-        Command::Run(args) => run(args),
-        Command::Validate { file, set } => validate(&file, &set),
+        Command::Run(args) => run(args, verbosity),
+        Command::Validate { file, set } => validate(&file, &set, verbosity),
         Command::List => {
             list();
             Ok(())
         }
+        Command::View(args) => view::view(&args, verbosity),
+        Command::Plot(args) => view::plot(&args, verbosity),
+        Command::Sweep(args) => sweep_cli::sweep(args),
+        Command::Merge(args) => sweep_cli::merge_cmd(args),
+        Command::Report(args) => sweep_cli::report_cmd(args),
     };
     match result.context("agora") {
         Ok(()) => ExitCode::SUCCESS,
