@@ -83,7 +83,14 @@ fn every_policy_runs_on_every_scenario_and_the_metrics_land_in_the_outputs() {
         agora_run(
             &out,
             file,
-            &["--ticks", "60", "--set", "record.snapshots=1"],
+            &[
+                "--ticks",
+                "60",
+                "--set",
+                "record.snapshots=1",
+                "--set",
+                "record.events=[\"conflicts\"]",
+            ],
         );
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
@@ -102,6 +109,21 @@ fn every_policy_runs_on_every_scenario_and_the_metrics_land_in_the_outputs() {
                 summary["metrics"].get(column).is_some(),
                 "{file}: no `{column}` in summary.json"
             );
+        }
+        // Every conflict is an event: kind, contested thing, ranked parties, winners.
+        let events = std::fs::read_to_string(out.join("events_conflicts.csv")).unwrap();
+        let mut rows = events.lines();
+        assert_eq!(rows.next(), Some("tick,kind,thing,parties,winners"), "{file}");
+        let conflicts = rows.count() as f64;
+        assert_eq!(
+            summary["metrics"]["conflicts_total"].as_f64(),
+            Some(conflicts),
+            "{file}: one event per conflict"
+        );
+        assert!(conflicts > 0.0, "{file}: no conflict in 60 ticks");
+        if file.contains("double_claim") {
+            assert!(events.contains(",task,task("), "{file}: no double claim");
+            assert!(summary["metrics"].get("tasks_per_tick").is_some());
         }
         let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
         assert!(metrics.lines().next().unwrap().contains("conflicts_swap"));

@@ -19,6 +19,7 @@ pub fn register_all(registry: &mut Registry) {
         .behavior::<behaviors::Stream>()
         .behavior::<behaviors::Charger>()
         .behavior::<behaviors::Wayfarer>()
+        .behavior::<behaviors::Claimer>()
         .behavior::<behaviors::Vicsek>();
     registry
         .metric::<metrics::AgentCount>()
@@ -34,6 +35,7 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::TripsMetric>()
         .metric::<metrics::Charging>()
         .metric::<metrics::Mapf>()
+        .metric::<metrics::TaskClaimsMetric>()
         .metric::<metrics::MinNnDistance>()
         .metric::<metrics::Milling>()
         .metric::<metrics::Clusters>()

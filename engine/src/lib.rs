@@ -61,9 +61,9 @@ pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
 pub use intent::{
-    Conflict, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested, DeadlockAction,
-    DeadlockSpec, Intent, Outcome, Party, ResolveClock, ResourceId, Resources, Ruling, TaskClaims,
-    Urgency, VictimOrder, VictimRule,
+    Conflict, ConflictEvent, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested,
+    DeadlockAction, DeadlockSpec, Intent, Outcome, Party, ResolveClock, ResourceId, Resources,
+    Ruling, TaskClaims, Urgency, VictimOrder, VictimRule,
 };
 pub use observables::{Opinion, TaskTally};
 pub use par::par_chunks_mut;

@@ -19,9 +19,9 @@ placeholder='    // conflicts: the per-policy files set the policy here.'
 params() {
   local scenario=$1 policy=$2
   case "$scenario/$policy" in
-    charging/priority) echo '(by: Urgency)' ;;
+    charging/priority | double_claim/priority) echo '(by: Urgency)' ;;
     */priority) echo '(by: Id)' ;;
-    charging/voting) echo '(rule: Borda, voters: Parties)' ;;
+    charging/voting | double_claim/voting) echo '(rule: Borda, voters: Parties)' ;;
     */voting) echo '(rule: Borda, voters: InRange(2))' ;;
     */auction) echo '(price: SecondPrice, budget: 10.0, income: 0.1)' ;;
     */backoff) echo '(winner: Random, slot: 1, max_exponent: 6)' ;;

@@ -1,6 +1,7 @@
 //! Agent behaviors, one file each.
 
 mod charger;
+mod claimer;
 mod commuter;
 mod flocking;
 pub mod nav;
@@ -11,6 +12,7 @@ mod vicsek;
 mod wayfarer;
 
 pub use charger::{Battery, Charger, ChargerMode, StationChoice};
+pub use claimer::{Claimer, Job, JobState, TaskBoard};
 pub use commuter::{CellRect, Commute, Commuter, Trips, rect_cells};
 pub use flocking::{Bird, Flocking, FlockingModel};
 pub use random_walk::RandomWalk;

@@ -329,6 +329,39 @@ impl Metric for Mapf {
     }
 }
 
+/// Task allocation under latency (`claimer` robots): tasks done, tasks done per tick, claims
+/// refused (lost double claims and claims on tasks already taken).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskClaimsMetric {}
+
+impl Metric for TaskClaimsMetric {
+    const NAME: &'static str = "task_claims";
+    const SUMMARY: &'static str =
+        "Tasks done, tasks done per tick so far (throughput), claims refused (claimer robots).";
+
+    fn columns(&self) -> Vec<String> {
+        ["tasks_done", "tasks_per_tick", "claims_refused"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn compute(&mut self, world: &mut World, out: &mut Vec<f64>) {
+        use crate::behaviors::{Job, TaskBoard};
+        let tick = world.resource::<Tick>().0;
+        let done = world.get_resource::<TaskBoard>().map_or(0, |b| b.done);
+        let mut q = world.query::<&Job>();
+        let refused: u64 = q.iter(world).map(|j| u64::from(j.refused)).sum();
+        out.push(done as f64);
+        out.push(if tick == 0 {
+            f64::NAN
+        } else {
+            done as f64 / tick as f64
+        });
+        out.push(refused as f64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,8 +17,8 @@ mod spatial_entropy;
 
 pub use clusters::Clusters;
 pub use conflicts::{
-    Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, ResolutionMessages, TripsMetric,
-    Waits,
+    Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, ResolutionMessages,
+    TaskClaimsMetric, TripsMetric, Waits,
 };
 pub use count::AgentCount;
 pub use division_of_labor::DivisionOfLabor;

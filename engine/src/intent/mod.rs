@@ -25,6 +25,10 @@
 //!    [`GridOccupancy`](crate::GridOccupancy); resource and task holds are already in [`Resources`] and
 //!    [`TaskClaims`].
 //!
+//! With `record: (events: ["conflicts"])` every conflict is written to
+//! `events_conflicts.csv` ([`ConflictEvent`]: tick, kind, contested thing, ranked parties,
+//! winners).
+//!
 //! Without a `conflicts:` section the first-come rule of step 1 stands, deadlock victims are
 //! the youngest member, told to back off, after 2 ticks.
 //!
@@ -78,6 +82,7 @@
 
 mod deadlock;
 mod detect;
+mod events;
 mod resources;
 mod settle;
 mod stats;
@@ -85,6 +90,7 @@ mod stats;
 mod tests;
 
 pub use deadlock::{Deadlock, DeadlockTracker, EndedDeadlock, TrackerReport, WaitForGraph};
+pub use events::ConflictEvent;
 pub use resources::{ResourceSpec, Resources, TaskClaims};
 pub use stats::{AgentConflictStats, ConflictStats, TickConflicts};
 
@@ -633,6 +639,7 @@ impl crate::SimBuilder<'_> {
                 .map(|c| c.deadlock)
                 .unwrap_or_default();
             self.insert_resource(IntentConfig { deadlock });
+            self.event_log::<ConflictEvent>();
         }
         self
     }
@@ -672,7 +679,7 @@ pub(crate) fn install(
         (clock_start, detect::detect)
             .chain()
             .in_set(IntentSet::Detect),
-        (settle::settle, clock_stop)
+        (settle::settle, clock_stop, events::log_conflicts)
             .chain()
             .in_set(IntentSet::Settle),
         settle::apply.in_set(IntentSet::Apply),
