@@ -113,7 +113,11 @@ fn every_policy_runs_on_every_scenario_and_the_metrics_land_in_the_outputs() {
         // Every conflict is an event: kind, contested thing, ranked parties, winners.
         let events = std::fs::read_to_string(out.join("events_conflicts.csv")).unwrap();
         let mut rows = events.lines();
-        assert_eq!(rows.next(), Some("tick,kind,thing,parties,winners"), "{file}");
+        assert_eq!(
+            rows.next(),
+            Some("tick,kind,thing,parties,winners"),
+            "{file}"
+        );
         let conflicts = rows.count() as f64;
         assert_eq!(
             summary["metrics"]["conflicts_total"].as_f64(),

@@ -20,7 +20,9 @@ pub fn register_all(registry: &mut Registry) {
         .behavior::<behaviors::Charger>()
         .behavior::<behaviors::Wayfarer>()
         .behavior::<behaviors::Claimer>()
-        .behavior::<behaviors::Vicsek>();
+        .behavior::<behaviors::Vicsek>()
+        .behavior::<behaviors::Forager>()
+        .behavior::<behaviors::Gossip>();
     registry
         .metric::<metrics::AgentCount>()
         .metric::<metrics::Polarization>()
@@ -44,7 +46,15 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::Jain>()
         .metric::<metrics::OpinionVariance>()
         .metric::<metrics::OpinionClusters>()
-        .metric::<metrics::DivisionOfLabor>();
+        .metric::<metrics::DivisionOfLabor>()
+        .metric::<metrics::Messages>()
+        .metric::<metrics::CommGraph>()
+        .metric::<metrics::TopologyShape>()
+        .metric::<metrics::MemoryUse>()
+        .metric::<metrics::OpinionSpread>()
+        .metric::<metrics::ConsensusTick>()
+        .metric::<metrics::Foraging>()
+        .metric::<metrics::Pheromone>();
     registry
         .mechanism::<conflicts::Priority>()
         .mechanism::<conflicts::RandomWinner>()

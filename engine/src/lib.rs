@@ -3,7 +3,7 @@
 //! The mechanism of Agora, a headless multi-agent simulation engine: an ECS world (bevy_ecs)
 //! run tick by tick through fixed phases, counter-based deterministic randomness, continuous
 //! and grid spaces with a uniform-grid spatial index, versioned RON scenario files, a plug-in
-//! registry, recorders and run folders.
+//! registry, recorders and run folders; message buses, agent memory and planning.
 //!
 //! It knows no particular behavior: behaviors, protocols and metrics live in `agora-agents`
 //! and use only this crate's public API. See `ARCHITECTURE.md` at the repository root for the
@@ -40,12 +40,17 @@
 #![warn(missing_docs)]
 
 mod agent;
+pub mod comms;
 mod digest;
 mod error;
+mod events;
+mod field;
 pub mod intent;
+pub mod memory;
 mod observables;
 mod par;
 mod phase;
+pub mod planning;
 mod plugin;
 mod quantity;
 mod record;
@@ -60,6 +65,8 @@ pub mod sweep;
 pub use agent::{AgentId, AgentState, GridCell, Population, Position, Velocity};
 pub use digest::{DigestState, StableHasher, world_digest};
 pub use error::{Error, ScenarioError};
+pub use events::{AgentDirectory, EventAction, EventSpec, Journal, JournalEntry};
+pub use field::GridField;
 pub use intent::{
     Conflict, ConflictEvent, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested,
     DeadlockAction, DeadlockSpec, Intent, Outcome, Party, ResolveClock, ResourceId, Resources,
@@ -106,4 +113,7 @@ pub mod prelude {
     pub use bevy_ecs::schedule::IntoScheduleConfigs;
     pub use glam::DVec2;
     pub use rand::{Rng, RngExt};
+
+    pub use crate::comms::{Bus, Mailbox, Outbox, Performative, Recipients};
+    pub use crate::{AgentDirectory, GridField, Journal};
 }

@@ -44,3 +44,9 @@ impl TaskTally {
         self.counts.iter().sum()
     }
 }
+
+impl crate::DigestState for Opinion {
+    fn digest(&self, h: &mut crate::StableHasher) {
+        h.write_f64(self.0);
+    }
+}

@@ -50,6 +50,12 @@ impl Phase {
 pub(crate) enum EngineSet {
     /// Before Sense: rebuild the spatial index.
     Prepare,
+    /// Start of Deliver, before plug-ins' Deliver systems: message buses fill mailboxes.
+    Deliver,
+    /// Between Decide and Resolve: message buses empty outboxes into the channel.
+    Transmit,
+    /// After Environment: scheduled scenario events (agents failing and joining).
+    Events,
     /// After Record: metrics, snapshots and the output writer.
     Output,
 }

@@ -125,7 +125,8 @@ impl AgentRng {
         }
     }
 
-    #[inline]
+    // Out of line, so that a draw served from the buffer inlines to a load and a compare.
+    #[inline(never)]
     fn refill(&mut self) {
         self.buf = chacha8_block(&self.key, self.stream, self.block);
         self.block = self.block.wrapping_add(1);

@@ -142,6 +142,21 @@ impl<'s> SimBuilder<'s> {
         self
     }
 
+    /// Adds engine systems to one of the engine's own sets.
+    pub(crate) fn add_engine_systems<M>(
+        &mut self,
+        set: EngineSet,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems.in_set(set));
+        self
+    }
+
+    /// The schedule being built, for engine subsystems that order their own sets.
+    pub(crate) fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
     /// Adds a recorder; it runs after the built-in ones (metrics, snapshots), in the order
     /// added.
     pub fn add_recorder(&mut self, recorder: impl Recorder) -> &mut Self {
@@ -425,11 +440,14 @@ impl Sim {
         let chain = (
             EngineSet::Prepare,
             Phase::Sense,
+            EngineSet::Deliver,
             Phase::Deliver,
             Phase::Decide,
+            EngineSet::Transmit,
             Phase::Resolve,
             Phase::Act,
             Phase::Environment,
+            EngineSet::Events,
             Phase::Record,
             EngineSet::Output,
         );
@@ -520,6 +538,8 @@ impl Sim {
         schedule.add_systems(record_output.in_set(EngineSet::Output));
 
         spawn_populations(&mut world, scenario, registry)?;
+        crate::events::install(&mut world, &mut schedule, scenario, registry)?;
+        crate::comms::finish_build(&mut world, scenario)?;
 
         let mut metrics = Vec::new();
         for name in &scenario.record.metrics {
@@ -539,6 +559,7 @@ impl Sim {
             )));
         }
         recorders.extend(plugin_recorders);
+        recorders.push(Box::new(crate::events::JournalRecorder::default()));
         world.insert_resource(Recording::new(recorders));
         let stop = match &scenario.stop {
             Some(cond) => Some(StopCheck {
@@ -815,7 +836,12 @@ fn spawn_populations(
     Ok(())
 }
 
-fn continuous_position(placement: &Placement, space: &Space, rng: &mut AgentRng, k: u32) -> DVec2 {
+pub(crate) fn continuous_position(
+    placement: &Placement,
+    space: &Space,
+    rng: &mut AgentRng,
+    k: u32,
+) -> DVec2 {
     let mut u = || rng.unit_f64();
     let p = match *placement {
         Placement::Uniform => DVec2::new(u() * space.width, u() * space.height),

@@ -8,8 +8,6 @@
 use agora_engine::prelude::*;
 use agora_engine::{Neighborhood, Obstacles};
 use bevy_ecs::prelude::Mut;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// The static grid: size, boundary, neighbourhood, obstacles.
 #[derive(Resource, Debug, Clone)]
@@ -247,88 +245,6 @@ pub fn ranked_neighbors(
     (all, n)
 }
 
-/// Reusable A* state (one per thread of path planning).
-#[derive(Debug, Default, Clone)]
-pub struct Astar {
-    g: Vec<u32>,
-    came: Vec<u32>,
-    touched: Vec<u32>,
-    open: BinaryHeap<(Reverse<u32>, u32, Reverse<u32>)>,
-}
-
-impl Astar {
-    /// A shortest path from `from` to `to` (excluding `from`, including `to`), avoiding
-    /// obstacles and the cells for which `avoid` is true (except `to` itself); `None` when
-    /// there is none within `max_expansions` expanded cells. Ties prefer deeper nodes, then
-    /// lower cell indices, so the result is deterministic.
-    pub fn path(
-        &mut self,
-        map: &NavMap,
-        from: GridCell,
-        to: GridCell,
-        avoid: impl Fn(GridCell) -> bool,
-        max_expansions: usize,
-    ) -> Option<Vec<GridCell>> {
-        if !map.passable(to) || !map.passable(from) {
-            return None;
-        }
-        if self.g.len() != map.len() {
-            self.g = vec![u32::MAX; map.len()];
-            self.came = vec![u32::MAX; map.len()];
-        }
-        for &i in &self.touched {
-            self.g[i as usize] = u32::MAX;
-            self.came[i as usize] = u32::MAX;
-        }
-        self.touched.clear();
-        self.open.clear();
-        let (s, t) = (map.index(from), map.index(to));
-        self.g[s] = 0;
-        self.touched.push(s as u32);
-        self.open
-            .push((Reverse(map.heuristic(from, to)), 0, Reverse(s as u32)));
-        let mut expanded = 0;
-        while let Some((_, g, Reverse(i))) = self.open.pop() {
-            let i = i as usize;
-            if g > self.g[i] {
-                continue;
-            }
-            if i == t {
-                let mut path = Vec::with_capacity(g as usize);
-                let mut k = t;
-                while k != s {
-                    path.push(map.cell(k));
-                    k = self.came[k] as usize;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            expanded += 1;
-            if expanded > max_expansions {
-                return None;
-            }
-            let c = map.cell(i);
-            for n in map.neighbors(c) {
-                if n != to && avoid(n) {
-                    continue;
-                }
-                let j = map.index(n);
-                let ng = g + 1;
-                if ng < self.g[j] {
-                    if self.g[j] == u32::MAX {
-                        self.touched.push(j as u32);
-                    }
-                    self.g[j] = ng;
-                    self.came[j] = i as u32;
-                    self.open
-                        .push((Reverse(ng + map.heuristic(n, to)), ng, Reverse(j as u32)));
-                }
-            }
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,50 +264,22 @@ mod tests {
     }
 
     #[test]
-    fn astar_lengths_match_breadth_first_distances() {
+    fn distance_fields_match_the_planning_library_on_four_connected_maps() {
+        use agora_engine::planning::grid::{Connectivity, GridMap, distance_field};
         let walls: Vec<(i32, i32)> = (0..6).map(|y| (4, y)).chain([(2, 2), (6, 5)]).collect();
-        for (torus, moore) in [(false, false), (false, true), (true, false), (true, true)] {
-            let m = map(9, 7, torus, moore, &walls);
-            let mut astar = Astar::default();
-            for from in (0..63).map(|i| m.cell(i)).filter(|&c| m.passable(c)) {
-                let field = DistanceField::new(&m, [from]);
-                for to in (0..63).map(|i| m.cell(i)).filter(|&c| m.passable(c)) {
-                    let path = astar.path(&m, from, to, |_| false, usize::MAX);
-                    let d = field.get(&m, to);
-                    assert_eq!(path.as_ref().map(|p| p.len() as u32), d, "{from:?} {to:?}");
-                    if let Some(p) = path {
-                        let mut prev = from;
-                        for &c in &p {
-                            assert!(m.neighbors(prev).any(|n| n == c));
-                            prev = c;
-                        }
-                    }
-                }
+        let m = map(9, 7, false, false, &walls);
+        let mut g = GridMap::new(9, 7).unwrap();
+        for &(x, y) in &walls {
+            g.set_passable((x as u32, y as u32), false).unwrap();
+        }
+        for from in (0..63).map(|i| m.cell(i)).filter(|&c| m.passable(c)) {
+            let ours = DistanceField::new(&m, [from]);
+            let theirs =
+                distance_field(&g, (from.x as u32, from.y as u32), Connectivity::Four).unwrap();
+            for (i, d) in theirs.iter().enumerate() {
+                let want = d.is_finite().then_some(*d as u32);
+                assert_eq!(ours.get(&m, m.cell(i)), want, "{from:?} {:?}", m.cell(i));
             }
         }
-    }
-
-    #[test]
-    fn avoided_cells_force_a_detour_or_no_path() {
-        let m = map(5, 3, false, false, &[]);
-        let mut a = Astar::default();
-        let straight = a.path(&m, GridCell::new(0, 1), GridCell::new(4, 1), |_| false, 100);
-        assert_eq!(straight.unwrap().len(), 4);
-        let detour = a.path(
-            &m,
-            GridCell::new(0, 1),
-            GridCell::new(4, 1),
-            |c| c == GridCell::new(2, 1),
-            100,
-        );
-        assert_eq!(detour.unwrap().len(), 6);
-        let none = a.path(
-            &m,
-            GridCell::new(0, 1),
-            GridCell::new(4, 1),
-            |c| c.x == 2,
-            100,
-        );
-        assert!(none.is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! `wayfarer`: multi-agent path finding by planning and replanning. Each agent has a goal
-//! cell, plans a shortest path to it with A* on the static map (obstacles, not other agents)
+//! cell, plans a shortest path to it with the planning library's A* on the static map (obstacles, not other agents)
 //! and follows it through intents; the conflict policy decides every contested step.
 //!
 //! - It waits `patience` ticks (or is a deadlock victim told to replan): it plans again,
@@ -13,8 +13,11 @@
 //! single-cycle permutation (everyone goes to someone else's start). The `mapf` metric
 //! reports the fraction at their goal, sum of costs and makespan.
 
-use super::nav::{Astar, NavMap};
+use super::nav::NavMap;
+use agora_engine::planning::grid::{AstarScratch, Cell, Connectivity, GridMap, astar_avoiding};
+use agora_engine::planning::grid_map;
 use agora_engine::prelude::*;
+use agora_engine::{Boundary, Neighborhood, Obstacles};
 use agora_engine::{DeadlockAction, DigestState, StableHasher};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,6 +93,18 @@ impl Behavior for Wayfarer {
     fn build(sim: &mut SimBuilder) {
         sim.use_intents();
         super::nav::install(sim);
+        if sim.first_time::<PlanMap>() {
+            let space = sim.space().clone();
+            let map = grid_map(&space, sim.world().get_resource::<Obstacles>());
+            let connectivity = if space.neighborhood == Neighborhood::Moore {
+                Connectivity::Eight
+            } else {
+                Connectivity::Four
+            };
+            if let Some(map) = map {
+                sim.insert_resource(PlanMap { map, connectivity });
+            }
+        }
         sim.digest_component::<Journey>()
             .add_systems(Phase::Decide, (assign_goals, travel).chain());
     }
@@ -97,6 +112,9 @@ impl Behavior for Wayfarer {
     fn validate(&self, ctx: &ValidateCtx) -> Result<(), String> {
         if ctx.world.kind != SpaceKind::Grid || !ctx.world.one_per_cell {
             return Err("wayfarer needs a grid world with one agent per cell".into());
+        }
+        if ctx.world.boundary == Boundary::Torus {
+            return Err("wayfarer plans on maps with edges: use `boundary: Walls`".into());
         }
         if !self.goals.is_empty() && self.goals.len() as u64 != ctx.count {
             return Err(format!(
@@ -186,14 +204,57 @@ type WayfarerQuery<'w, 's> = Query<
     ),
 >;
 
+/// The world's static map for planning (obstacles blocked, unit costs) and the moves agents
+/// make on it.
+#[derive(Resource, Debug, Clone)]
+pub struct PlanMap {
+    map: GridMap,
+    connectivity: Connectivity,
+}
+
+impl PlanMap {
+    /// A shortest path from `from` to `to` on the static map, avoiding the cells for which
+    /// `avoid` is true (except `to`), as the steps after `from` in reverse order (the next step
+    /// last); `None` without one within `limit` expanded cells.
+    fn path(
+        &self,
+        scratch: &mut (AstarScratch, Vec<Cell>),
+        from: GridCell,
+        to: GridCell,
+        avoid: impl Fn(GridCell) -> bool,
+        limit: usize,
+    ) -> Option<Vec<GridCell>> {
+        let cell = |c: GridCell| (c.x as u32, c.y as u32);
+        let (astar, out) = scratch;
+        astar_avoiding(
+            &self.map,
+            cell(from),
+            cell(to),
+            self.connectivity,
+            astar,
+            out,
+            |(x, y)| avoid(GridCell::new(x as i32, y as i32)),
+            limit,
+        )?;
+        Some(
+            out.iter()
+                .skip(1)
+                .rev()
+                .map(|&(x, y)| GridCell::new(x as i32, y as i32))
+                .collect(),
+        )
+    }
+}
+
 fn travel(
     tick: Res<Tick>,
+    plan: Res<PlanMap>,
     map: Res<NavMap>,
     occupancy: Res<GridOccupancy>,
     mut agents: WayfarerQuery,
 ) {
     agents.par_iter_mut().for_each_init(
-        Astar::default,
+        || (AstarScratch::new(), Vec::new()),
         |astar, (params, mut j, cell, outcome, mut intent)| {
             let j = &mut *j;
             let cell = *cell;
@@ -266,20 +327,18 @@ fn travel(
                             && (c.y - cell.y).abs() <= r
                             && !occupancy.is_free(c)
                     };
-                    if let Some(p) = astar.path(&map, cell, goal, near, limit) {
+                    if let Some(p) = plan.path(astar, cell, goal, near, limit) {
                         j.path = p;
-                        j.path.reverse();
                         j.replans += 1;
                     }
                 }
                 if (!on_path && !replan_around || j.path.is_empty())
-                    && let Some(p) = astar.path(&map, cell, goal, |_| false, limit)
+                    && let Some(p) = plan.path(astar, cell, goal, |_| false, limit)
                 {
                     if !j.path.is_empty() || j.moves > 0 {
                         j.replans += 1;
                     }
                     j.path = p;
-                    j.path.reverse();
                 }
                 want.to = j.path.last().copied();
             }

@@ -2,13 +2,16 @@
 //! doc comment gives the formula and a reference.
 
 mod clusters;
+mod comms;
 mod conflicts;
 mod count;
 mod division_of_labor;
 mod fairness;
+mod forage;
 mod mean_nn_distance;
 mod milling;
 mod min_nn_distance;
+mod opinion;
 mod opinion_clusters;
 mod opinion_variance;
 mod polarization;
@@ -16,6 +19,7 @@ mod segregation;
 mod spatial_entropy;
 
 pub use clusters::Clusters;
+pub use comms::{CommGraph, MemoryUse, Messages, TopologyShape};
 pub use conflicts::{
     Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, ResolutionMessages,
     TaskClaimsMetric, TripsMetric, Waits,
@@ -23,9 +27,11 @@ pub use conflicts::{
 pub use count::AgentCount;
 pub use division_of_labor::DivisionOfLabor;
 pub use fairness::{Gini, Jain};
+pub use forage::{Foraging, Pheromone};
 pub use mean_nn_distance::MeanNnDistance;
 pub use milling::Milling;
 pub use min_nn_distance::MinNnDistance;
+pub use opinion::{ConsensusTick, OpinionSpread};
 pub use opinion_clusters::OpinionClusters;
 pub use opinion_variance::OpinionVariance;
 pub use polarization::Polarization;

@@ -72,8 +72,22 @@ fn extensions_of(src: &str) -> Extensions {
     ext
 }
 
-/// Turns ron's wording into ours: lowercase start, no trailing "instead".
+/// Turns ron's wording into ours: lowercase start, no trailing "instead", and for unknown
+/// names the valid ones with the nearest match.
 fn tidy_ron_message(code: &ron::Error) -> String {
+    if let ron::Error::NoSuchEnumVariant {
+        expected,
+        found,
+        outer,
+    } = code
+    {
+        // `TopologySpec` reads as "topology variant" in the message.
+        let kind = outer.as_deref().map_or_else(
+            || "variant".to_owned(),
+            |o| format!("{} variant", o.trim_end_matches("Spec").to_lowercase()),
+        );
+        return unknown_name_message(&kind, found, expected);
+    }
     let msg = code.to_string();
     let msg = msg.trim_end_matches(" instead").to_owned();
     let mut chars = msg.chars();
@@ -475,6 +489,24 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
     }
     if s.stop.as_ref().is_some_and(|stop| !stop.value.is_finite()) {
         return Err(ctx.at("stop.value", "must be a finite number"));
+    }
+    s.comms.check().map_err(|(path, m)| ctx.at(&path, m))?;
+    crate::events::check_events(s).map_err(|(path, m)| ctx.at(&path, m))?;
+    for (i, ev) in s.events.iter().enumerate() {
+        if let crate::events::EventAction::Spawn {
+            placement: Some(p),
+            count,
+            ..
+        } = &ev.action
+        {
+            validate_placement(
+                p,
+                *count,
+                &s.world,
+                &format!("events[{i}].action.placement"),
+                ctx,
+            )?;
+        }
     }
     super::record::validate(s, registry, ctx)
 }

@@ -39,74 +39,29 @@ pub struct GridFile {
     pub rows: Vec<String>,
 }
 
-/// Parses the text of a `.map` file; errors name the line.
+/// Parses the text of a `.map` file with the planning library's MovingAI parser
+/// ([`crate::planning::movingai::parse_map`]); errors name the line.
 pub fn parse_map(text: &str) -> Result<GridFile, String> {
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end()));
-    let mut width = None;
-    let mut height = None;
-    loop {
-        let Some((n, line)) = lines.next() else {
-            return Err("the file ends before the `map` line".into());
-        };
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next(), words.next()) {
-            (None, _, _) => {}
-            (Some("type"), Some(_), None) => {}
-            (Some("height"), Some(v), None) => {
-                height =
-                    Some(v.parse::<u32>().map_err(|_| {
-                        format!("line {n}: expected `height <cells>`, found {line:?}")
-                    })?);
-            }
-            (Some("width"), Some(v), None) => {
-                width =
-                    Some(v.parse::<u32>().map_err(|_| {
-                        format!("line {n}: expected `width <cells>`, found {line:?}")
-                    })?);
-            }
-            (Some("map"), None, None) => break,
-            _ => {
-                return Err(format!(
-                    "line {n}: expected `type`, `height`, `width` or `map`, found {line:?}"
-                ));
-            }
-        }
-    }
-    let (Some(width), Some(height)) = (width, height) else {
-        return Err("the header needs both `height` and `width` before `map`".into());
-    };
+    let map = crate::planning::movingai::parse_map(text).map_err(|e| e.to_string())?;
+    let (width, height) = (map.width(), map.height());
     if width == 0 || height == 0 || width > 65_536 || height > 65_536 {
         return Err(format!(
             "a map needs 1 to 65536 cells a side, got {width}x{height}"
         ));
     }
-    let mut blocked = Vec::new();
-    let mut rows = Vec::with_capacity(height as usize);
-    for y in 0..height {
-        let Some((n, row)) = lines.next() else {
-            return Err(format!("the map has {y} rows, the header says {height}"));
-        };
-        let mut count = 0;
-        for (x, ch) in row.chars().enumerate() {
-            match ch {
-                '.' | 'G' | 'S' => {}
-                '@' | 'O' | 'T' | 'W' => blocked.push((x as i32, y as i32)),
-                other => {
-                    return Err(format!(
-                        "line {n}, column {}: expected a terrain character (one of . G S @ O T W), found {other:?}",
-                        x + 1
-                    ));
-                }
-            }
-            count += 1;
-        }
-        if count != width {
-            return Err(format!(
-                "line {n}: the row has {count} cells, the header says width {width}"
-            ));
-        }
-        rows.push(row.to_owned());
-    }
+    let blocked = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .filter(|&c| !map.is_passable(c))
+        .map(|(x, y)| (x as i32, y as i32))
+        .collect();
+    // The parser checked the rows: they are the `height` lines after the `map` line.
+    let rows = text
+        .lines()
+        .skip_while(|l| l.trim() != "map")
+        .skip(1)
+        .take(height as usize)
+        .map(|r| r.trim_end().to_owned())
+        .collect();
     Ok(GridFile {
         width,
         height,
@@ -172,11 +127,19 @@ mod tests {
         let e = parse_map("type octile\nheight 2\nwidth 3\nmap\n...\n.x.\n").unwrap_err();
         assert!(e.contains("line 6, column 2"), "{e}");
         let e = parse_map("type octile\nheight 2\nwidth 3\nmap\n...\n").unwrap_err();
-        assert!(e.contains("1 rows"), "{e}");
+        assert!(e.contains("line 6") && e.contains("end of file"), "{e}");
         let e = parse_map("type octile\nheight 2\nwidth 3\nmap\n....\n...\n").unwrap_err();
-        assert!(e.contains("line 5") && e.contains("4 cells"), "{e}");
+        assert!(e.contains("line 5"), "{e}");
         let e = parse_map("height two\n").unwrap_err();
         assert!(e.contains("line 1"), "{e}");
         assert!(parse_map("type octile\nmap\n").is_err());
+    }
+
+    #[test]
+    fn rows_errors_name_the_row() {
+        let e = parse_rows(&["...".into(), ".x.".into()]).unwrap_err();
+        assert!(e.starts_with("row 1"), "{e}");
+        let m = parse_rows(&["..@".into(), "...".into()]).unwrap();
+        assert_eq!((m.width, m.height, m.blocked.clone()), (3, 2, vec![(2, 0)]));
     }
 }

@@ -79,6 +79,12 @@ pub struct ScenarioOf<P> {
     /// What to record (default: nothing but the summary).
     #[serde(default)]
     pub record: RecordSpec<P>,
+    /// The channel model of message buses (default: latency 1, no loss, complete topology).
+    #[serde(default)]
+    pub comms: crate::comms::CommsSpec,
+    /// Agents failing and joining at given ticks (default none).
+    #[serde(default)]
+    pub events: Vec<crate::events::EventSpec>,
     /// The file this scenario was loaded from, for resolving relative paths (not part of the
     /// schema).
     #[serde(skip)]
@@ -398,6 +404,8 @@ impl<P> ScenarioOf<P> {
                 events: self.record.events.clone(),
                 detect: self.record.detect.clone(),
             },
+            comms: self.comms.clone(),
+            events: self.events.clone(),
             source: self.source.clone(),
         })
     }

@@ -157,11 +157,30 @@ pub fn parse_value(path: &str, text: &str) -> Result<Value, OverrideError> {
         _ if is_ident => return Ok(Value::String(t.to_owned())),
         _ => {}
     }
-    ron::from_str::<Value>(t).map_err(|e| OverrideError::BadValue {
+    let bad = |e: ron::error::SpannedError| OverrideError::BadValue {
         path: path.to_owned(),
         value: text.to_owned(),
         reason: e.code.to_string(),
-    })
+    };
+    // `Variant(args)`: RON into the JSON model would drop the variant name, so keep it as
+    // serde's externally tagged form, `{"Variant": args}` (`Fixed(2)`, `Uniform(1, 3)`,
+    // `WattsStrogatz(6, 0.1)`, `Disc(5.0, 5.0, 2.0)`, `Kill(count: 3)`).
+    if let Some((name, args)) = t.split_once('(')
+        && name != "Some"
+        && name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && t.ends_with(')')
+    {
+        let inner = ron::from_str::<Value>(&format!("({args}")).map_err(bad)?;
+        let inner = match inner {
+            Value::Array(mut items) if items.len() == 1 => items.remove(0),
+            other => other,
+        };
+        let mut tagged = serde_json::Map::new();
+        tagged.insert(name.to_owned(), inner);
+        return Ok(Value::Object(tagged));
+    }
+    ron::from_str::<Value>(t).map_err(bad)
 }
 
 /// Splits `path=value` and parses both halves.
@@ -281,6 +300,24 @@ mod tests {
         assert_eq!(parse_value("p", "(a: 1)").unwrap(), json!({"a": 1}));
         assert_eq!(parse_value("p", "None").unwrap(), Value::Null);
         assert!(parse_value("p", "(a: ").is_err());
+    }
+
+    #[test]
+    fn enum_variants_with_arguments_keep_their_names() {
+        assert_eq!(
+            parse_value("x", "Uniform(1, 3)").unwrap(),
+            json!({"Uniform": [1, 3]})
+        );
+        assert_eq!(parse_value("x", "Fixed(2)").unwrap(), json!({"Fixed": 2}));
+        assert_eq!(
+            parse_value("x", "Kill(count: 3)").unwrap(),
+            json!({"Kill": {"count": 3}})
+        );
+        assert_eq!(
+            parse_value("x", r#"EdgeList("g.txt")"#).unwrap(),
+            json!({"EdgeList": "g.txt"})
+        );
+        assert_eq!(parse_value("x", "Some(3)").unwrap(), json!(3));
     }
 
     #[test]

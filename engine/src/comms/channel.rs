@@ -1,0 +1,974 @@
+//! The channel: everything between an outbox and a mailbox. Independent of the ECS so that it
+//! can be tested and measured on its own; `super::bus` drives it from the tick's systems.
+//!
+//! Data layout, chosen for throughput: copies in flight live in a calendar of per-tick
+//! buckets (a ring of reusable `Vec`s indexed by delivery tick), appended in
+//! (sender id, send sequence, receiver id) order because senders are drained in id order.
+//! A bucket that received copies from a single send tick is therefore already in delivery
+//! order; one that mixes send ticks (random latency) is delivered through a merge of its runs
+//! by sender id (indices only, no envelope moves), which is correct because a sender's
+//! sequence numbers grow with time. Delivery
+//! reads the due copies once, in that order, appending each to its receiver's mailbox
+//! (mailboxes are handed over indexed by member slot, so a copy costs one write).
+//! Nothing here allocates per message once buffers have grown, except cloning a payload that
+//! owns heap memory for the second and later receivers of a multi-receiver message.
+
+use super::envelope::{
+    Cast, ConversationId, Dest, Envelope, Mailbox, MessageId, Outbox, Performative,
+};
+use super::size::serialized_size;
+use super::spec::{CommsSpec, Latency, MAX_LATENCY, Overflow};
+use super::topology::Topology;
+use crate::rng::{AgentRng, Purpose, SimRng};
+use crate::space::{GridItem, Space, UniformGrid};
+use glam::DVec2;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+
+/// What a message type must be to travel on a bus: cloneable (one copy per receiver),
+/// shareable between threads, and serializable (its encoded size feeds the `bytes` counters).
+pub trait Payload: Clone + Send + Sync + Serialize + 'static {}
+
+impl<T: Clone + Send + Sync + Serialize + 'static> Payload for T {}
+
+/// Why a message copy did not reach a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Lost in transit (the channel's `loss` probability).
+    Loss,
+    /// Sender and receiver were farther apart than the channel's `range`.
+    Range,
+    /// The receiver is not the sender's neighbour in the topology.
+    Topology,
+    /// The sender exceeded its `bandwidth` this tick.
+    Bandwidth,
+    /// The receiver's mailbox was full (or, with `DropOldest`, the copy was evicted unread).
+    MailboxOverflow,
+    /// The receiver died before delivery.
+    ReceiverGone,
+    /// The sender died before delivery.
+    SenderGone,
+    /// No such agent listens on this bus (never existed, or does not use this message type).
+    NoReceiver,
+}
+
+impl DropReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 8;
+    /// Every reason, in the order of [`CommsCounters::dropped`].
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::Loss,
+        DropReason::Range,
+        DropReason::Topology,
+        DropReason::Bandwidth,
+        DropReason::MailboxOverflow,
+        DropReason::ReceiverGone,
+        DropReason::SenderGone,
+        DropReason::NoReceiver,
+    ];
+
+    /// The snake_case name used in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Range => "range",
+            DropReason::Topology => "topology",
+            DropReason::Bandwidth => "bandwidth",
+            DropReason::MailboxOverflow => "mailbox_overflow",
+            DropReason::ReceiverGone => "receiver_gone",
+            DropReason::SenderGone => "sender_gone",
+            DropReason::NoReceiver => "no_receiver",
+        }
+    }
+}
+
+/// Cumulative message accounting of one bus (or, summed, of a run). Counts are per copy: a
+/// broadcast to 5 neighbours is 5 copies. At every tick boundary
+/// `sent == delivered + dropped_total() + in_flight`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommsCounters {
+    /// Copies sent.
+    pub sent: u64,
+    /// Copies placed in a mailbox (and not evicted since).
+    pub delivered: u64,
+    /// Copies dropped, indexed like [`DropReason::ALL`].
+    pub dropped: [u64; DropReason::COUNT],
+    /// Copies travelling now.
+    pub in_flight: u64,
+    /// Sum of the latencies of delivered copies, in ticks.
+    pub latency_sum: u64,
+    /// Number of copies in `latency_sum`.
+    pub latency_count: u64,
+    /// Payload bytes of the copies sent (compact binary encoding, see [`super::serialized_size`]).
+    pub bytes_sent: u64,
+    /// Payload bytes of the copies delivered.
+    pub bytes_delivered: u64,
+}
+
+impl CommsCounters {
+    /// Copies dropped, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    /// Copies dropped for `reason`.
+    pub fn dropped_for(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    /// Whether every copy sent is accounted for.
+    pub fn balanced(&self) -> bool {
+        self.sent == self.delivered + self.dropped_total() + self.in_flight
+    }
+
+    /// Mean latency of delivered copies, in ticks (NaN before the first delivery).
+    pub fn mean_latency(&self) -> f64 {
+        if self.latency_count == 0 {
+            f64::NAN
+        } else {
+            self.latency_sum as f64 / self.latency_count as f64
+        }
+    }
+
+    /// Adds another bus's counters.
+    pub fn add(&mut self, o: &CommsCounters) {
+        self.sent += o.sent;
+        self.delivered += o.delivered;
+        for (a, b) in self.dropped.iter_mut().zip(o.dropped) {
+            *a += b;
+        }
+        self.in_flight += o.in_flight;
+        self.latency_sum += o.latency_sum;
+        self.latency_count += o.latency_count;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_delivered += o.bytes_delivered;
+    }
+}
+
+/// What happened to a message copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Placed in the receiver's mailbox.
+    Delivered,
+    /// Dropped, and why.
+    Dropped(DropReason),
+}
+
+/// One row of `messages.csv`: a copy's fate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MessageEvent {
+    /// Tick of the outcome (delivery, or the drop).
+    pub tick: u64,
+    /// Tick it was sent in.
+    pub sent: u64,
+    /// Sender id.
+    pub sender: u32,
+    /// Sender's sequence number.
+    pub seq: u32,
+    /// Receiver id.
+    pub receiver: u32,
+    /// Performative.
+    pub performative: Performative,
+    /// Conversation.
+    pub conversation: ConversationId,
+    /// How it was addressed.
+    pub cast: Cast,
+    /// Delivered or dropped.
+    pub outcome: Outcome,
+}
+
+/// Who listens on a bus: its members (agents using its message type, ascending ids), with
+/// their populations and positions, and which ids belonged to agents that have died.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    ids: Vec<u32>,
+    population: Vec<u16>,
+    positions: Vec<DVec2>,
+    slot_of: Vec<u32>,
+    gone: Vec<bool>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// A receiver id's standing on a bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// A live member, at this slot.
+    Member(u32),
+    /// It died.
+    Gone,
+    /// No live member has this id.
+    Unknown,
+}
+
+impl Members {
+    /// Sets the members from `(id, population)` pairs (any order) and the dead ids.
+    pub fn rebuild(&mut self, members: impl IntoIterator<Item = (u32, u16)>, gone: &[u32]) {
+        let mut pairs: Vec<(u32, u16)> = members.into_iter().collect();
+        pairs.sort_unstable();
+        self.ids.clear();
+        self.population.clear();
+        self.ids.extend(pairs.iter().map(|p| p.0));
+        self.population.extend(pairs.iter().map(|p| p.1));
+        self.positions.resize(self.ids.len(), DVec2::ZERO);
+        let top = self
+            .ids
+            .last()
+            .copied()
+            .into_iter()
+            .chain(gone.iter().copied())
+            .max()
+            .map_or(0, |m| m as usize + 1);
+        self.slot_of.clear();
+        self.slot_of.resize(top, NO_SLOT);
+        for (slot, &id) in self.ids.iter().enumerate() {
+            self.slot_of[id as usize] = slot as u32;
+        }
+        self.gone.clear();
+        self.gone.resize(top, false);
+        for &g in gone {
+            self.gone[g as usize] = true;
+        }
+    }
+
+    /// Member ids, ascending.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The member slot of agent `id`.
+    #[inline]
+    pub fn slot(&self, id: u32) -> Option<u32> {
+        self.slot_of
+            .get(id as usize)
+            .copied()
+            .filter(|&s| s != NO_SLOT)
+    }
+
+    /// Whether `id` is a live member, dead, or unknown here.
+    #[inline]
+    pub fn standing(&self, id: u32) -> Standing {
+        match self.slot(id) {
+            Some(s) => Standing::Member(s),
+            None if self.gone.get(id as usize).copied().unwrap_or(false) => Standing::Gone,
+            None => Standing::Unknown,
+        }
+    }
+
+    /// Population of the member at `slot`.
+    #[inline]
+    pub fn population(&self, slot: u32) -> u16 {
+        self.population[slot as usize]
+    }
+
+    /// Positions, by slot.
+    pub fn positions(&self) -> &[DVec2] {
+        &self.positions
+    }
+
+    /// Sets the position of the member at `slot`.
+    #[inline]
+    pub fn set_position(&mut self, slot: u32, pos: DVec2) {
+        self.positions[slot as usize] = pos;
+    }
+}
+
+/// The channel model with its draws precomputed.
+#[derive(Debug, Clone)]
+struct Model {
+    latency: Latency,
+    geometric_log: f64,
+    /// Loss as a threshold on a uniform `u32`: `loss * 2^32`.
+    loss_threshold: u64,
+    range2: Option<f64>,
+    range: Option<f64>,
+    bandwidth: Option<u32>,
+    capacity: usize,
+    overflow: Overflow,
+    random: bool,
+    random_latency: bool,
+}
+
+impl Model {
+    fn new(spec: &CommsSpec) -> Model {
+        let geometric_log = match spec.latency {
+            Latency::Geometric(p) if p < 1.0 => (1.0 - p).ln(),
+            _ => 0.0,
+        };
+        let loss_threshold = (spec.loss.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64;
+        Model {
+            latency: spec.latency,
+            geometric_log,
+            loss_threshold,
+            range2: spec.range.map(|r| r * r),
+            range: spec.range,
+            bandwidth: spec.bandwidth,
+            capacity: spec.mailbox.capacity.max(1) as usize,
+            overflow: spec.mailbox.overflow,
+            random: loss_threshold > 0 || !matches!(spec.latency, Latency::Fixed(_)),
+            random_latency: !matches!(spec.latency, Latency::Fixed(_)),
+        }
+    }
+
+    #[inline]
+    fn latency(&self, w: u32) -> u64 {
+        match self.latency {
+            Latency::Fixed(l) => u64::from(l),
+            Latency::Uniform(a, b) => {
+                let span = u64::from(b - a) + 1;
+                u64::from(a) + ((u64::from(w) * span) >> 32)
+            }
+            Latency::Geometric(_) if self.geometric_log == 0.0 => 1,
+            Latency::Geometric(_) => {
+                let u = (f64::from(w) + 1.0) / 4_294_967_296.0;
+                let k = 1.0 + (u.ln() / self.geometric_log).floor();
+                (k as u64).clamp(1, u64::from(MAX_LATENCY))
+            }
+        }
+    }
+}
+
+struct Bucket<P> {
+    /// `None` once delivered or dropped; `Option` costs no space (the envelope has a niche).
+    copies: Vec<Option<Envelope<P>>>,
+    /// Where each send tick's run of copies starts (one run per send tick, each in (sender,
+    /// sequence) order).
+    runs: Vec<u32>,
+    last_sent: u64,
+}
+
+impl<P> Bucket<P> {
+    fn new(copies: Vec<Option<Envelope<P>>>, runs: Vec<u32>) -> Bucket<P> {
+        Bucket {
+            copies,
+            runs,
+            last_sent: u64::MAX,
+        }
+    }
+}
+
+/// What one tick's sending needs besides the outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Net<'a> {
+    /// The tick being executed.
+    pub tick: u64,
+    /// The run's randomness (loss and latency draws come from the sender's `CHANNEL` stream).
+    pub rng: &'a SimRng,
+    /// The world, for distances.
+    pub space: &'a Space,
+    /// Who listens.
+    pub members: &'a Members,
+    /// Who may talk to whom.
+    pub topology: &'a Topology,
+}
+
+/// Which performatives reach the log.
+#[derive(Debug, Clone)]
+struct LogFilter([bool; 22]);
+
+/// Per-sender state while its outbox is transmitted.
+struct Sending {
+    sender: u32,
+    slot: Option<u32>,
+    used: u32,
+    rng: Option<AgentRng>,
+}
+
+/// A bus's channel: in-flight copies, counters, and the message log.
+pub struct Channel<P> {
+    model: Model,
+    calendar: VecDeque<Bucket<P>>,
+    /// The delivery tick of `calendar[0]`.
+    base: u64,
+    spare: Vec<Vec<Option<Envelope<P>>>>,
+    spare_runs: Vec<Vec<u32>>,
+    counters: CommsCounters,
+    receivers: Vec<u32>,
+    found: Vec<u32>,
+    grid: UniformGrid<u32>,
+    grid_state: Option<(u64, f64)>,
+    // Delivery in progress: the due copies, and per receiver slot the arrivals still to
+    // come and how many of them the mailbox refuses.
+    due: Vec<Option<Envelope<P>>>,
+    /// Delivery order of `due` when its buckets mixed send ticks (empty: `due` is in order).
+    order: Vec<u32>,
+    /// `(start, end)` of the runs being merged.
+    heads: Vec<(u32, u32)>,
+    arriving: Vec<u32>,
+    refused: Vec<u32>,
+    log: Option<(LogFilter, Vec<MessageEvent>)>,
+    evicted: Vec<MessageEvent>,
+    talk: Option<HashMap<(u32, u32), u64>>,
+}
+
+impl<P> std::fmt::Debug for Channel<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+fn event_of<P>(env: &Envelope<P>, tick: u64, outcome: Outcome) -> MessageEvent {
+    MessageEvent {
+        tick,
+        sent: env.sent,
+        sender: env.id.sender,
+        seq: env.id.seq,
+        receiver: env.receiver,
+        performative: env.header.performative,
+        conversation: env.header.conversation,
+        cast: env.cast,
+        outcome,
+    }
+}
+
+impl<P: Payload> Channel<P> {
+    /// A channel following `spec` (assumed valid: see [`CommsSpec::check`]).
+    pub fn new(spec: &CommsSpec) -> Channel<P> {
+        Channel {
+            model: Model::new(spec),
+            calendar: VecDeque::new(),
+            base: 0,
+            spare: Vec::new(),
+            spare_runs: Vec::new(),
+            counters: CommsCounters::default(),
+            receivers: Vec::new(),
+            found: Vec::new(),
+            grid: UniformGrid::new(),
+            grid_state: None,
+            due: Vec::new(),
+            order: Vec::new(),
+            heads: Vec::new(),
+            arriving: Vec::new(),
+            refused: Vec::new(),
+            log: None,
+            evicted: Vec::new(),
+            talk: None,
+        }
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> &CommsCounters {
+        &self.counters
+    }
+
+    /// Starts logging every copy's outcome, keeping only `performatives` (all when empty).
+    pub fn enable_log(&mut self, performatives: &[Performative]) {
+        let mut keep = [performatives.is_empty(); 22];
+        for &p in performatives {
+            keep[p as usize] = true;
+        }
+        self.log = Some((LogFilter(keep), Vec::new()));
+    }
+
+    /// Starts counting who delivered to whom.
+    pub fn enable_talk_graph(&mut self) {
+        self.talk.get_or_insert_with(HashMap::new);
+    }
+
+    /// Delivered copies per `(sender, receiver)` pair, sorted, if counting is on.
+    pub fn talk_edges(&self) -> Option<Vec<(u32, u32, u64)>> {
+        self.talk.as_ref().map(|t| {
+            let mut v: Vec<(u32, u32, u64)> = t.iter().map(|(&(a, b), &n)| (a, b, n)).collect();
+            v.sort_unstable();
+            v
+        })
+    }
+
+    /// Takes the log rows written since the last call (empty when logging is off).
+    pub fn take_log(&mut self, into: &mut Vec<MessageEvent>) {
+        if let Some((_, rows)) = &mut self.log {
+            into.append(rows);
+        }
+    }
+
+    #[inline]
+    fn note(&mut self, ev: MessageEvent) {
+        if let Some((filter, rows)) = &mut self.log
+            && filter.0[ev.performative as usize]
+        {
+            rows.push(ev);
+        }
+    }
+
+    /// Sends everything in `outbox` (sent in `net.tick`) and empties it. Call once per
+    /// sender per tick, in ascending sender id order: that order is the delivery order.
+    pub fn transmit(&mut self, net: &Net<'_>, outbox: &mut Outbox<P>) {
+        let sender = outbox.owner();
+        let mut st = Sending {
+            sender,
+            slot: net.members.slot(sender),
+            used: 0,
+            rng: None,
+        };
+        let Outbox {
+            pending, targets, ..
+        } = outbox;
+        for msg in pending.drain(..) {
+            let bytes = serialized_size(&msg.payload);
+            let id = MessageId {
+                sender,
+                seq: msg.seq,
+            };
+            if let Dest::Agent(receiver) = msg.dest {
+                // The common case, without the receiver list.
+                self.copy(
+                    net,
+                    &mut st,
+                    id,
+                    receiver,
+                    Cast::Unicast,
+                    msg.header,
+                    bytes,
+                    msg.payload,
+                );
+                continue;
+            }
+            let cast = self.expand(net, sender, st.slot, msg.dest, targets);
+            let receivers = std::mem::take(&mut self.receivers);
+            if let Some((&last, rest)) = receivers.split_last() {
+                for &r in rest {
+                    self.copy(
+                        net,
+                        &mut st,
+                        id,
+                        r,
+                        cast,
+                        msg.header,
+                        bytes,
+                        msg.payload.clone(),
+                    );
+                }
+                self.copy(net, &mut st, id, last, cast, msg.header, bytes, msg.payload);
+            }
+            self.receivers = receivers;
+        }
+        targets.clear();
+    }
+
+    /// Sends one copy: the checks in order (sender, receiver, topology, range, bandwidth,
+    /// loss), then the latency draw and the calendar.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one hot call site per addressing form"
+    )]
+    #[inline]
+    fn copy(
+        &mut self,
+        net: &Net<'_>,
+        st: &mut Sending,
+        id: MessageId,
+        receiver: u32,
+        cast: Cast,
+        header: super::envelope::Header,
+        bytes: u64,
+        payload: P,
+    ) {
+        let tick = net.tick;
+        self.counters.sent += 1;
+        self.counters.bytes_sent += bytes;
+        let env = Envelope {
+            id,
+            receiver,
+            cast,
+            header,
+            sent: tick,
+            delivered: tick,
+            payload,
+        };
+        let Some(from) = st.slot else {
+            return self.drop_env(DropReason::SenderGone, &env, tick);
+        };
+        let to = match net.members.standing(receiver) {
+            Standing::Member(s) => s,
+            Standing::Gone => return self.drop_env(DropReason::ReceiverGone, &env, tick),
+            Standing::Unknown => return self.drop_env(DropReason::NoReceiver, &env, tick),
+        };
+        if !net.topology.connected(st.sender, receiver) {
+            return self.drop_env(DropReason::Topology, &env, tick);
+        }
+        if let Some(r2) = self.model.range2 {
+            let p = net.members.positions();
+            if net.space.distance_squared(p[from as usize], p[to as usize]) > r2 {
+                return self.drop_env(DropReason::Range, &env, tick);
+            }
+        }
+        if let Some(b) = self.model.bandwidth
+            && st.used >= b
+        {
+            return self.drop_env(DropReason::Bandwidth, &env, tick);
+        }
+        st.used += 1;
+        let mut latency_word = 0;
+        if self.model.random {
+            // Words from the sender's own stream for this tick, in send order: one for loss
+            // (when lossy), one for latency (when random). A copy's fate is a pure function of
+            // (seed, sender, tick, copy index), whatever the thread count.
+            let r = st
+                .rng
+                .get_or_insert_with(|| net.rng.agent(st.sender, tick, Purpose::CHANNEL));
+            if self.model.loss_threshold > 0 {
+                let loss_word = rand::Rng::next_u32(r);
+                if u64::from(loss_word) < self.model.loss_threshold {
+                    return self.drop_env(DropReason::Loss, &env, tick);
+                }
+            }
+            if self.model.random_latency {
+                latency_word = rand::Rng::next_u32(r);
+            }
+        }
+        let due = tick + self.model.latency(latency_word);
+        let mut env = env;
+        env.delivered = due;
+        self.push(due, tick, env);
+    }
+
+    #[cold]
+    fn drop_env(&mut self, reason: DropReason, env: &Envelope<P>, tick: u64) {
+        self.counters.dropped[reason as usize] += 1;
+        if self.log.is_some() {
+            self.note(event_of(env, tick, Outcome::Dropped(reason)));
+        }
+    }
+
+    /// Fills `self.receivers` (ascending, unique) for one message.
+    fn expand(
+        &mut self,
+        net: &Net<'_>,
+        sender: u32,
+        sender_slot: Option<u32>,
+        dest: Dest,
+        targets: &[u32],
+    ) -> Cast {
+        self.receivers.clear();
+        let members = net.members;
+        let topo = net.topology;
+        let neighbours = |out: &mut Vec<u32>, keep: &dyn Fn(u32) -> bool| {
+            if topo.is_complete() {
+                out.extend(
+                    members
+                        .ids()
+                        .iter()
+                        .copied()
+                        .filter(|&m| m != sender && keep(m)),
+                );
+            } else {
+                out.extend(
+                    topo.neighbors(sender)
+                        .iter()
+                        .copied()
+                        .filter(|&m| members.slot(m).is_some() && keep(m)),
+                );
+            }
+        };
+        match dest {
+            Dest::Agent(a) => {
+                self.receivers.push(a);
+                Cast::Unicast
+            }
+            Dest::List { start, len } => {
+                let list = &targets[start as usize..(start + len) as usize];
+                self.receivers.extend_from_slice(list);
+                self.receivers.sort_unstable();
+                self.receivers.dedup();
+                Cast::Multicast
+            }
+            Dest::Group(g) => {
+                neighbours(&mut self.receivers, &|m| {
+                    members.slot(m).is_some_and(|s| members.population(s) == g)
+                });
+                Cast::Group(g)
+            }
+            Dest::Broadcast => {
+                neighbours(&mut self.receivers, &|_| true);
+                Cast::Broadcast
+            }
+            Dest::InRange(radius) => {
+                let r = self.model.range.map_or(radius, |c| c.min(radius));
+                if let (Some(from), true) = (sender_slot, r.is_finite() && r >= 0.0) {
+                    self.index_members(net, r);
+                    let centre = members.positions()[from as usize];
+                    self.found.clear();
+                    let found = &mut self.found;
+                    self.grid
+                        .for_each_within(centre, r, |it, _, _| found.push(it.id));
+                    self.found.sort_unstable();
+                    for &m in &self.found {
+                        if m != sender && topo.connected(sender, m) {
+                            self.receivers.push(m);
+                        }
+                    }
+                }
+                Cast::InRange
+            }
+        }
+    }
+
+    /// Indexes member positions for in-range addressing, once per tick (or again for a
+    /// larger radius).
+    fn index_members(&mut self, net: &Net<'_>, radius: f64) {
+        if let Some((t, r)) = self.grid_state
+            && t == net.tick
+            && r >= radius
+        {
+            return;
+        }
+        let m = net.members;
+        self.grid.rebuild(
+            net.space,
+            radius.max(1e-9),
+            m.ids()
+                .iter()
+                .zip(m.positions())
+                .enumerate()
+                .map(|(slot, (&id, &pos))| GridItem {
+                    pos,
+                    id,
+                    data: slot as u32,
+                }),
+        );
+        self.grid_state = Some((net.tick, radius));
+    }
+
+    #[inline]
+    fn push(&mut self, due: u64, sent: u64, env: Envelope<P>) {
+        let idx = (due - self.base) as usize;
+        while self.calendar.len() <= idx {
+            let v = self.spare.pop().unwrap_or_default();
+            let r = self.spare_runs.pop().unwrap_or_default();
+            self.calendar.push_back(Bucket::new(v, r));
+        }
+        let bucket = &mut self.calendar[idx];
+        if bucket.last_sent != sent {
+            bucket.runs.push(bucket.copies.len() as u32);
+            bucket.last_sent = sent;
+        }
+        bucket.copies.push(Some(env));
+        self.counters.in_flight += 1;
+    }
+
+    /// Delivers every copy due at `tick` into the members' mailboxes (`mailboxes` is indexed
+    /// by member slot): drops copies whose sender or receiver is gone, applies each
+    /// mailbox's capacity and overflow policy, and appends the rest in (sender, sequence)
+    /// order. Reads the due copies in order and writes each mailbox once per copy, so the
+    /// cost is one pass over the copies.
+    pub fn deliver<S: MailboxSlots<P> + ?Sized>(
+        &mut self,
+        tick: u64,
+        members: &Members,
+        mailboxes: &mut S,
+    ) {
+        self.take_due(tick);
+        let n = members.len();
+        self.arriving.clear();
+        self.arriving.resize(n, 0);
+        for k in 0..self.due.len() {
+            let i = self.due_index(k);
+            let Some(env) = &self.due[i] else { continue };
+            let reason = match (members.standing(env.receiver), members.slot(env.id.sender)) {
+                (Standing::Member(s), Some(_)) => {
+                    self.arriving[s as usize] += 1;
+                    continue;
+                }
+                (Standing::Gone, _) => DropReason::ReceiverGone,
+                (Standing::Member(_), None) => DropReason::SenderGone,
+                (Standing::Unknown, _) => DropReason::NoReceiver,
+            };
+            if let Some(env) = self.due[i].take() {
+                self.drop_env(reason, &env, tick);
+            }
+        }
+        // Per receiver: how many arrivals are refused (full mailbox) and which held messages
+        // are evicted, decided before anything moves so that both policies are exact.
+        self.refused.clear();
+        self.refused.resize(n, 0);
+        for s in 0..n {
+            let arriving = self.arriving[s] as usize;
+            if arriving == 0 {
+                continue;
+            }
+            let Some(mb) = mailboxes.slot(s) else {
+                continue;
+            };
+            let cap = self.model.capacity;
+            let held = mb.queue.len();
+            let (refuse, evict) = match self.model.overflow {
+                Overflow::DropNewest => (arriving.saturating_sub(cap.saturating_sub(held)), 0),
+                Overflow::DropOldest => {
+                    let excess = (held + arriving).saturating_sub(cap);
+                    let evict_old = excess.min(held);
+                    (excess - evict_old, evict_old)
+                }
+            };
+            self.refused[s] = refuse as u32;
+            for _ in 0..evict {
+                if let Some(old) = mb.queue.pop_front() {
+                    self.counters.delivered -= 1;
+                    self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+                    if self.log.is_some() {
+                        self.evicted.push(event_of(
+                            &old,
+                            tick,
+                            Outcome::Dropped(DropReason::MailboxOverflow),
+                        ));
+                    }
+                }
+            }
+            if refuse < arriving {
+                mb.queue.reserve(arriving - refuse);
+            }
+        }
+        // DropNewest refuses a receiver's last arrivals, DropOldest its first ones: count
+        // arrivals down as they come.
+        let newest = self.model.overflow == Overflow::DropNewest;
+        let logging = self.log.is_some();
+        for k in 0..self.due.len() {
+            let i = self.due_index(k);
+            let Some(env) = self.due[i].take() else {
+                continue;
+            };
+            let Some(s) = members.slot(env.receiver) else {
+                continue;
+            };
+            let s = s as usize;
+            let left = self.arriving[s];
+            self.arriving[s] -= 1;
+            let refuse = self.refused[s];
+            let refused = refuse > 0
+                && if newest {
+                    left <= refuse
+                } else {
+                    self.refused[s] -= 1;
+                    true
+                };
+            let Some(mb) = mailboxes.slot(s) else {
+                self.drop_env(DropReason::NoReceiver, &env, tick);
+                continue;
+            };
+            if refused {
+                self.drop_env(DropReason::MailboxOverflow, &env, tick);
+                continue;
+            }
+            if logging {
+                self.note(event_of(&env, tick, Outcome::Delivered));
+            }
+            self.counters.delivered += 1;
+            self.counters.latency_sum += env.delivered - env.sent;
+            self.counters.latency_count += 1;
+            self.counters.bytes_delivered += serialized_size(&env.payload);
+            if let Some(t) = &mut self.talk {
+                *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
+            }
+            mb.queue.push_back(env);
+        }
+        if logging && !self.evicted.is_empty() {
+            let evicted = std::mem::take(&mut self.evicted);
+            for ev in &evicted {
+                self.note(*ev);
+            }
+            self.evicted = evicted;
+            self.evicted.clear();
+        }
+        self.due.clear();
+    }
+
+    /// Moves the buckets due by `tick` into `self.due`; when a bucket holds runs from several
+    /// send ticks (random latency), `self.order` lists `due` in delivery order: the runs
+    /// merged by sender, earlier runs first among equal senders, which is (sender, sequence)
+    /// order because a sender's sequence numbers grow with time. Only indices move.
+    fn take_due(&mut self, tick: u64) {
+        self.due.clear();
+        self.order.clear();
+        let mut merged = false;
+        while self.base <= tick {
+            let Some(mut bucket) = self.calendar.pop_front() else {
+                self.base = tick + 1;
+                break;
+            };
+            self.base += 1;
+            let offset = self.due.len() as u32;
+            if self.due.is_empty() {
+                std::mem::swap(&mut self.due, &mut bucket.copies);
+            } else {
+                self.due.append(&mut bucket.copies);
+            }
+            let end = self.due.len() as u32;
+            if bucket.runs.len() > 1 && !merged {
+                // Earlier buckets (if any) were single runs: list them as they are.
+                self.order.extend(0..offset);
+                merged = true;
+            }
+            if merged {
+                self.heads.clear();
+                for (k, &start) in bucket.runs.iter().enumerate() {
+                    let stop = bucket.runs.get(k + 1).map_or(end - offset, |&n| n);
+                    self.heads.push((offset + start, offset + stop));
+                }
+                loop {
+                    let mut best: Option<(u32, usize)> = None;
+                    for (k, &(at, stop)) in self.heads.iter().enumerate() {
+                        if at < stop {
+                            let sender = self.due[at as usize]
+                                .as_ref()
+                                .map_or(u32::MAX, |e| e.id.sender);
+                            if best.is_none_or(|(b, _)| sender < b) {
+                                best = Some((sender, k));
+                            }
+                        }
+                    }
+                    let Some((_, k)) = best else { break };
+                    self.order.push(self.heads[k].0);
+                    self.heads[k].0 += 1;
+                }
+            }
+            bucket.runs.clear();
+            self.spare.push(bucket.copies);
+            self.spare_runs.push(bucket.runs);
+        }
+        self.counters.in_flight -= self.due.len() as u64;
+    }
+
+    /// The index in `due` of the `k`-th copy in delivery order.
+    #[inline]
+    fn due_index(&self, k: usize) -> usize {
+        if self.order.is_empty() {
+            k
+        } else {
+            self.order[k] as usize
+        }
+    }
+}
+
+/// Mailboxes by member slot, as [`Channel::deliver`] reads them: a slice of mailboxes, or of
+/// optional handles to them (ECS components).
+pub trait MailboxSlots<P: Send + Sync + 'static> {
+    /// The mailbox of the member at `slot`, if there is one.
+    fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>>;
+}
+
+impl<P: Send + Sync + 'static> MailboxSlots<P> for [Mailbox<P>] {
+    #[inline]
+    fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>> {
+        self.get_mut(slot)
+    }
+}
+
+impl<P: Send + Sync + 'static, M: std::ops::DerefMut<Target = Mailbox<P>>> MailboxSlots<P>
+    for [Option<M>]
+{
+    #[inline]
+    fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>> {
+        self.get_mut(slot).and_then(|m| m.as_deref_mut())
+    }
+}
