@@ -75,6 +75,8 @@ fn every_policy_runs_on_every_scenario_and_the_metrics_land_in_the_outputs() {
         "backoff",
         "voting",
         "auction",
+        "token",
+        "negotiation",
     ] {
         assert!(policies.contains(p), "no scenario file for policy {p}");
     }
@@ -220,5 +222,41 @@ fn conflict_runs_are_identical_at_any_thread_count() {
             d, golden,
             "{scenario} after {ticks} ticks: digest {d}, pinned {golden}. See GOLDEN's doc comment.\nall: {pins:?}"
         );
+    }
+}
+
+#[test]
+fn the_policy_comparison_sweep_runs_every_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .current_dir(repo_root())
+        .args([
+            "sweep",
+            "scenarios/sweeps/conflict_policies.ron",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = results.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no `{name}` column in {header:?}"))
+    };
+    let (policy, throughput) = (col("conflicts.policy"), col("tasks_per_tick"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 8 * 2 * 3);
+    let policies: BTreeSet<&str> = rows.iter().map(|r| r[policy].trim_matches('"')).collect();
+    assert_eq!(policies.len(), 8, "{policies:?}");
+    for r in &rows {
+        let t: f64 = r[throughput].parse().unwrap();
+        assert!(t > 0.0, "no task done: {r:?}");
     }
 }

@@ -38,6 +38,7 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::Charging>()
         .metric::<metrics::Mapf>()
         .metric::<metrics::TaskClaimsMetric>()
+        .metric::<metrics::NegotiationMetric>()
         .metric::<metrics::MinNnDistance>()
         .metric::<metrics::Milling>()
         .metric::<metrics::Clusters>()
@@ -61,7 +62,9 @@ pub fn register_all(registry: &mut Registry) {
         .mechanism::<conflicts::FirstCome>()
         .mechanism::<conflicts::Backoff>()
         .mechanism::<conflicts::Voting>()
-        .mechanism::<conflicts::Auction>();
+        .mechanism::<conflicts::Auction>()
+        .mechanism::<conflicts::Token>()
+        .mechanism::<conflicts::Negotiation>();
     registry
         .quantity::<quantities::Speed>()
         .quantity::<quantities::Neighbors>()

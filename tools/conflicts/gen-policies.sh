@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-policies=(priority random first_come backoff voting auction)
+policies=(priority random first_come backoff voting auction token negotiation)
 placeholder='    // conflicts: the per-policy files set the policy here.'
 
 # The policy's params for one scenario (RON), "()" for the defaults.
@@ -25,6 +25,9 @@ params() {
     */voting) echo '(rule: Borda, voters: InRange(2))' ;;
     */auction) echo '(price: SecondPrice, budget: 10.0, income: 0.1)' ;;
     */backoff) echo '(winner: Random, slot: 1, max_exponent: 6)' ;;
+    double_claim/negotiation) echo '(protocol: Alternating, max_rounds: 10)' ;;
+    */negotiation) echo '(protocol: Zeuthen, deals: 4, max_rounds: 10)' ;;
+    */token) echo '(timeout: 8, forget: 50)' ;;
     *) echo '()' ;;
   esac
 }

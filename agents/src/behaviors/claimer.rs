@@ -8,7 +8,8 @@
 //! latency would. Robots that go idle within `latency` ticks of each other therefore see the
 //! same stale board, pick the same nearest task, and claim it together: a task double-claim
 //! that the conflict policy decides. A robot claiming a task someone already holds is told so
-//! by the engine (its claim is blocked) and leaves that task alone until the board catches up.
+//! by the engine (its claim is blocked) and leaves that task alone until the board catches up;
+//! a claim the policy leaves undecided (a negotiation or a token still in transit) is kept.
 //!
 //! [`Urgency`] is `1 / (1 + distance)` to the task it claims, so urgency-based policies give a
 //! contested task to the nearest claimant. The shared [`TaskBoard`] (sites and latency from the
@@ -259,13 +260,17 @@ fn decide(
                     .unwrap_or(u32::MAX)
             };
             // The engine's answer to last tick's claim.
+            // An undecided double claim (a negotiation or a token in transit) keeps the claim.
+            let mut pending = None;
             if let Some(t) = job.claiming.take() {
-                if outcome.task == Ruling::Granted {
-                    job.state = JobState::Heading(t);
-                } else {
-                    job.refused += 1;
-                    job.avoid = Some((t, tick.0 + u64::from(board.latency) + 1));
-                    job.state = JobState::Idle;
+                match outcome.task {
+                    Ruling::Granted => job.state = JobState::Heading(t),
+                    Ruling::Lost { winner: None, .. } => pending = Some(t),
+                    _ => {
+                        job.refused += 1;
+                        job.avoid = Some((t, tick.0 + u64::from(board.latency) + 1));
+                        job.state = JobState::Idle;
+                    }
                 }
             }
             if job.avoid.is_some_and(|(_, until)| until <= tick.0) {
@@ -309,7 +314,10 @@ fn decide(
                 }
                 JobState::Idle => {}
             }
-            if job.state == JobState::Idle {
+            if let Some(t) = pending {
+                job.claiming = Some(t);
+                want.task = Some(t);
+            } else if job.state == JobState::Idle {
                 let avoid = job.avoid.map(|a| a.0);
                 let pick = (0..board.sites.len() as u32)
                     .filter(|&t| board.believed_open(t) && Some(t) != avoid)

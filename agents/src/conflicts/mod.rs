@@ -14,16 +14,20 @@
 mod auction;
 mod backoff;
 mod first_come;
+mod negotiation;
 mod priority;
 pub mod procedures;
 mod random;
+mod token;
 mod voting;
 
 pub use auction::{Auction, Credits};
 pub use backoff::{Backoff, CollisionWinner};
 pub use first_come::{FirstCome, TieBreak};
+pub use negotiation::{Fallback, Negotiation, NegotiationStats, Offer, Protocol};
 pub use priority::{Priority, PriorityKey};
 pub use random::RandomWinner;
+pub use token::{ThingKey, Token, TokenMsg, Tokens, thing_key};
 pub use voting::{Voters, Voting, VotingRule};
 
 use agora_engine::prelude::*;

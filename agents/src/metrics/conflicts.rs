@@ -362,6 +362,49 @@ impl Metric for TaskClaimsMetric {
     }
 }
 
+/// Negotiation outcomes (`negotiation` policy): negotiations ended, failure rate (the fallback
+/// decided), mean rounds, and welfare: mean sum and mean product of the two parties' utilities
+/// per ended negotiation (0 for a failure).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NegotiationMetric {}
+
+impl Metric for NegotiationMetric {
+    const NAME: &'static str = "negotiation";
+    const SUMMARY: &'static str =
+        "Negotiations ended, failure rate, mean rounds, mean sum and product of utilities.";
+
+    fn columns(&self) -> Vec<String> {
+        [
+            "negotiations",
+            "negotiation_failure_rate",
+            "negotiation_rounds_mean",
+            "welfare_sum_mean",
+            "welfare_product_mean",
+            "negotiations_abandoned",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn compute(&mut self, world: &mut World, out: &mut Vec<f64>) {
+        let Some(s) = world.get_resource::<crate::conflicts::NegotiationStats>() else {
+            out.extend([f64::NAN; 6]);
+            return;
+        };
+        let n = s.ended as f64;
+        let per = |x: f64| if s.ended == 0 { f64::NAN } else { x / n };
+        out.extend([
+            n,
+            per(s.failed as f64),
+            per(s.rounds as f64),
+            per(s.utility_sum),
+            per(s.utility_product),
+            s.abandoned as f64,
+        ]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

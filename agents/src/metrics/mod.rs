@@ -21,8 +21,8 @@ mod spatial_entropy;
 pub use clusters::Clusters;
 pub use comms::{CommGraph, MemoryUse, Messages, TopologyShape};
 pub use conflicts::{
-    Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, ResolutionMessages,
-    TaskClaimsMetric, TripsMetric, Waits,
+    Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, NegotiationMetric,
+    ResolutionMessages, TaskClaimsMetric, TripsMetric, Waits,
 };
 pub use count::AgentCount;
 pub use division_of_labor::DivisionOfLabor;
