@@ -260,3 +260,43 @@ fn the_policy_comparison_sweep_runs_every_policy() {
         assert!(t > 0.0, "no task done: {r:?}");
     }
 }
+
+/// The policies that talk over the bus: messages are spent, negotiations end with positive
+/// welfare, and results are identical at 1 and 4 threads.
+#[test]
+fn token_and_negotiation_talk_over_the_bus_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        "scenarios/conflicts/double_claim/token.ron",
+        "scenarios/conflicts/double_claim/negotiation.ron",
+        "scenarios/conflicts/intersection/negotiation.ron",
+        "scenarios/conflicts/charging/token.ron",
+    ] {
+        let runs: Vec<PathBuf> = ["1", "4"]
+            .iter()
+            .map(|t| {
+                let out = dir.path().join(format!("{}-t{t}", file.replace('/', "_")));
+                agora_run(&out, file, &["--ticks", "200", "--threads", t]);
+                out
+            })
+            .collect();
+        for f in ["metrics.csv", "summary.json"] {
+            assert!(
+                read(&runs[0], f) == read(&runs[1], f),
+                "{file}: {f} differs between --threads 1 and 4"
+            );
+        }
+        let summary: serde_json::Value =
+            serde_json::from_slice(&read(&runs[0], "summary.json")).unwrap();
+        let m = &summary["metrics"];
+        let get = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+        assert!(get("messages_total") > 0.0, "{file}: no message spent");
+        if file.ends_with("negotiation.ron") {
+            assert!(get("negotiations") > 0.0, "{file}: no negotiation ended");
+            let failure = get("negotiation_failure_rate");
+            assert!((0.0..=1.0).contains(&failure), "{file}: {failure}");
+            assert!(get("negotiation_rounds_mean") >= 1.0);
+            assert!(get("welfare_product_mean") > 0.0 && get("welfare_sum_mean") > 0.0);
+        }
+    }
+}
