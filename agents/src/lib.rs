@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod behaviors;
+pub mod conflicts;
 pub mod metrics;
 pub mod quantities;
 
@@ -15,6 +16,11 @@ pub fn register_all(registry: &mut Registry) {
         .behavior::<behaviors::RandomWalk>()
         .behavior::<behaviors::Flocking>()
         .behavior::<behaviors::Schelling>()
+        .behavior::<behaviors::Commuter>()
+        .behavior::<behaviors::Stream>()
+        .behavior::<behaviors::Charger>()
+        .behavior::<behaviors::Wayfarer>()
+        .behavior::<behaviors::Claimer>()
         .behavior::<behaviors::Vicsek>()
         .behavior::<behaviors::Worker>()
         .behavior::<behaviors::Forager>()
@@ -33,6 +39,16 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::MeanNnDistance>()
         .metric::<metrics::FractionHappy>()
         .metric::<metrics::MeanSimilarFraction>()
+        .metric::<metrics::ConflictCounts>()
+        .metric::<metrics::Waits>()
+        .metric::<metrics::Deadlocks>()
+        .metric::<metrics::ConflictFairness>()
+        .metric::<metrics::ResolutionMessages>()
+        .metric::<metrics::TripsMetric>()
+        .metric::<metrics::Charging>()
+        .metric::<metrics::Mapf>()
+        .metric::<metrics::TaskClaimsMetric>()
+        .metric::<metrics::NegotiationMetric>()
         .metric::<metrics::MinNnDistance>()
         .metric::<metrics::Milling>()
         .metric::<metrics::Clusters>()
@@ -51,6 +67,15 @@ pub fn register_all(registry: &mut Registry) {
         .metric::<metrics::Foraging>()
         .metric::<metrics::Pheromone>()
         .metric::<allocation::TaskAllocation>();
+    registry
+        .mechanism::<conflicts::Priority>()
+        .mechanism::<conflicts::RandomWinner>()
+        .mechanism::<conflicts::FirstCome>()
+        .mechanism::<conflicts::Backoff>()
+        .mechanism::<conflicts::Voting>()
+        .mechanism::<conflicts::Auction>()
+        .mechanism::<conflicts::Token>()
+        .mechanism::<conflicts::Negotiation>();
     registry
         .quantity::<quantities::Speed>()
         .quantity::<quantities::Neighbors>()

@@ -69,9 +69,9 @@ pub use error::{Error, ScenarioError};
 pub use events::{AgentDirectory, EventAction, EventSpec, Journal, JournalEntry};
 pub use field::GridField;
 pub use intent::{
-    Conflict, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested, DeadlockAction,
-    DeadlockSpec, Intent, Outcome, Party, ResourceId, Resources, Ruling, TaskClaims, Urgency,
-    VictimOrder, VictimRule,
+    Conflict, ConflictEvent, ConflictKind, ConflictMut, ConflictStats, Conflicts, Contested,
+    DeadlockAction, DeadlockSpec, Intent, Outcome, Party, ResolveClock, ResourceId, Resources,
+    Ruling, TaskClaims, Urgency, VictimOrder, VictimRule,
 };
 pub use observables::{Opinion, TaskTally};
 pub use par::par_chunks_mut;

@@ -415,7 +415,7 @@ impl Sim {
         world.init_resource::<DigestFns>();
         if space.kind == SpaceKind::Grid {
             let mut blocked = vec![false; space.cell_count()];
-            for &(x, y) in &w.obstacles {
+            for (x, y) in w.blocked_cells() {
                 blocked[(y * space.width as i32 + x) as usize] = true;
             }
             world.insert_resource(Obstacles {

@@ -3,6 +3,7 @@
 
 mod clusters;
 mod comms;
+mod conflicts;
 mod count;
 mod division_of_labor;
 mod fairness;
@@ -19,6 +20,10 @@ mod spatial_entropy;
 
 pub use clusters::Clusters;
 pub use comms::{CommGraph, MemoryUse, Messages, TopologyShape};
+pub use conflicts::{
+    Charging, ConflictCounts, ConflictFairness, Deadlocks, Mapf, NegotiationMetric,
+    ResolutionMessages, TaskClaimsMetric, TripsMetric, Waits,
+};
 pub use count::AgentCount;
 pub use division_of_labor::DivisionOfLabor;
 pub use fairness::{Gini, Jain};

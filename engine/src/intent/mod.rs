@@ -25,6 +25,10 @@
 //!    [`GridOccupancy`](crate::GridOccupancy); resource and task holds are already in [`Resources`] and
 //!    [`TaskClaims`].
 //!
+//! With `record: (events: ["conflicts"])` every conflict is written to
+//! `events_conflicts.csv` ([`ConflictEvent`]: tick, kind, contested thing, ranked parties,
+//! winners).
+//!
 //! Without a `conflicts:` section the first-come rule of step 1 stands, deadlock victims are
 //! the youngest member, told to back off, after 2 ticks.
 //!
@@ -78,6 +82,7 @@
 
 mod deadlock;
 mod detect;
+mod events;
 mod resources;
 mod settle;
 mod stats;
@@ -85,6 +90,7 @@ mod stats;
 mod tests;
 
 pub use deadlock::{Deadlock, DeadlockTracker, EndedDeadlock, TrackerReport, WaitForGraph};
+pub use events::ConflictEvent;
 pub use resources::{ResourceSpec, Resources, TaskClaims};
 pub use stats::{AgentConflictStats, ConflictStats, TickConflicts};
 
@@ -578,6 +584,32 @@ pub enum VictimRule {
     Random,
 }
 
+/// Wall time spent in the Resolve phase (detection, the policy, settling), for benchmarks and
+/// profiling. It is never part of results.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct ResolveClock {
+    started: Option<std::time::Instant>,
+    /// The last tick's Resolve phase.
+    pub last: std::time::Duration,
+    /// Every Resolve phase so far.
+    pub total: std::time::Duration,
+    /// Resolve phases timed.
+    pub ticks: u64,
+}
+
+fn clock_start(mut clock: ResMut<'_, ResolveClock>) {
+    clock.started = Some(std::time::Instant::now());
+}
+
+fn clock_stop(mut clock: ResMut<'_, ResolveClock>) {
+    if let Some(t0) = clock.started.take() {
+        let dt = t0.elapsed();
+        clock.last = dt;
+        clock.total += dt;
+        clock.ticks += 1;
+    }
+}
+
 /// The engine's intent machinery, inserted by [`crate::SimBuilder::use_intents`].
 #[derive(Resource, Debug, Clone, Default)]
 pub(crate) struct IntentConfig {
@@ -607,6 +639,7 @@ impl crate::SimBuilder<'_> {
                 .map(|c| c.deadlock)
                 .unwrap_or_default();
             self.insert_resource(IntentConfig { deadlock });
+            self.event_log::<ConflictEvent>();
         }
         self
     }
@@ -629,6 +662,7 @@ pub(crate) fn install(
     world.init_resource::<ConflictStats>();
     world.init_resource::<detect::IntentState>();
     world.init_resource::<settle::DeadlockState>();
+    world.init_resource::<ResolveClock>();
     let last = slots.saturating_sub(1);
     schedule.configure_sets((
         IntentSet::Detect
@@ -642,8 +676,12 @@ pub(crate) fn install(
             .before(Slot(Phase::Act, 0)),
     ));
     schedule.add_systems((
-        detect::detect.in_set(IntentSet::Detect),
-        settle::settle.in_set(IntentSet::Settle),
+        (clock_start, detect::detect)
+            .chain()
+            .in_set(IntentSet::Detect),
+        (settle::settle, clock_stop, events::log_conflicts)
+            .chain()
+            .in_set(IntentSet::Settle),
         settle::apply.in_set(IntentSet::Apply),
     ));
 }

@@ -93,13 +93,14 @@ pub(crate) fn settle(
                     }
                 }
                 ConflictKind::Swap => {
+                    // Losing a swap says more than losing a cell: someone needs this agent's
+                    // own cell, so it should make way. It is reported even over a lost vertex
+                    // conflict.
                     r.move_state = MoveState::Stays;
-                    if r.movement == Ruling::None {
-                        r.movement = if won {
-                            Ruling::Blocked { by: r.swap_with }
-                        } else {
-                            lost
-                        };
+                    if !won {
+                        r.movement = lost;
+                    } else if r.movement == Ruling::None {
+                        r.movement = Ruling::Blocked { by: r.swap_with };
                     }
                 }
                 ConflictKind::Resource => r.res = if won { Ruling::Granted } else { lost },

@@ -668,3 +668,37 @@ fn detection_agrees_with_brute_force_and_act_keeps_one_agent_per_cell() {
         }
     }
 }
+
+#[test]
+fn random_deadlock_victims_are_members_drawn_from_the_seed() {
+    // The cycle of `deadlock_cycles_of_blocked_moves_get_victims_by_rule`: 1 and 2 wait for
+    // each other, 0 waits for 2 (a tail, never a victim).
+    let victim = |seed: u64| -> u32 {
+        let cells = [(1, 1), (2, 1), (2, 2)];
+        let positions: Vec<String> = cells
+            .iter()
+            .map(|&(x, y)| format!("({x}.0, {y}.0)"))
+            .collect();
+        let text = format!(
+            "(schema: 1, seed: {seed}, ticks: 100, world: ({WALLS}),
+              populations: [(behavior: \"scripted\", count: 3, placement: Positions([{}]))],
+              conflicts: (policy: \"reverse\", deadlock: (victim: Random, patience: 1)))",
+            positions.join(", ")
+        );
+        let scenario = Scenario::parse(&text, "test", &registry()).unwrap();
+        let mut s = Sim::new(&scenario, &registry(), SimOptions::default()).unwrap();
+        step(&mut s, &[(0, go(2, 1)), (1, go(2, 2)), (2, go(2, 1))]);
+        let o = outcomes(&mut s);
+        let victims: Vec<u32> = o
+            .iter()
+            .filter(|(_, o)| o.victim.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(victims.len(), 1, "seed {seed}: {victims:?}");
+        victims[0]
+    };
+    let drawn: Vec<u32> = (0..24).map(victim).collect();
+    assert!(drawn.iter().all(|v| [1, 2].contains(v)), "{drawn:?}");
+    assert!(drawn.contains(&1) && drawn.contains(&2), "{drawn:?}");
+    assert_eq!(drawn, (0..24).map(victim).collect::<Vec<_>>());
+}

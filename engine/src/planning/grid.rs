@@ -426,17 +426,75 @@ pub fn astar_into(
     scratch: &mut AstarScratch,
     out: &mut Vec<Cell>,
 ) -> Option<f64> {
+    astar_avoiding(
+        map,
+        start,
+        goal,
+        connectivity,
+        scratch,
+        out,
+        |_| false,
+        usize::MAX,
+    )
+}
+
+/// [`astar_into`] that also treats the cells for which `avoid` is true as blocked (the goal
+/// excepted), for planning around other agents, and gives up (`None`) after expanding
+/// `max_expanded` cells.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the plain search's arguments plus the two that narrow it"
+)]
+pub fn astar_avoiding(
+    map: &GridMap,
+    start: Cell,
+    goal: Cell,
+    connectivity: Connectivity,
+    scratch: &mut AstarScratch,
+    out: &mut Vec<Cell>,
+    avoid: impl Fn(Cell) -> bool,
+    max_expanded: usize,
+) -> Option<f64> {
     out.clear();
+    let limits = Limits {
+        avoid,
+        max_expanded,
+    };
     match &map.costs {
-        None => astar_impl(map, start, goal, connectivity, scratch, out, |_| 1.0),
-        Some(costs) => astar_impl(map, start, goal, connectivity, scratch, out, |i| {
-            f64::from(costs[i])
-        }),
+        None => astar_impl(
+            map,
+            start,
+            goal,
+            connectivity,
+            scratch,
+            out,
+            |_| 1.0,
+            &limits,
+        ),
+        Some(costs) => astar_impl(
+            map,
+            start,
+            goal,
+            connectivity,
+            scratch,
+            out,
+            |i| f64::from(costs[i]),
+            &limits,
+        ),
     }
 }
 
+struct Limits<A> {
+    avoid: A,
+    max_expanded: usize,
+}
+
 /// Monomorphised per cost source so the unit-cost case pays no per-step branch or load.
-fn astar_impl(
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one private body behind the public entry points"
+)]
+fn astar_impl<A: Fn(Cell) -> bool>(
     map: &GridMap,
     start: Cell,
     goal: Cell,
@@ -444,6 +502,7 @@ fn astar_impl(
     scratch: &mut AstarScratch,
     out: &mut Vec<Cell>,
     cost_of: impl Fn(usize) -> f64,
+    limits: &Limits<A>,
 ) -> Option<f64> {
     let start_i = map.index_of(start)?;
     let goal_i = map.index_of(goal)?;
@@ -484,6 +543,9 @@ fn astar_impl(
         }
         scratch.cells[i].stamp = closed_mark;
         scratch.expanded += 1;
+        if scratch.expanded > limits.max_expanded {
+            return None;
+        }
         if i == goal_i {
             let mut at = entry.index;
             while at != NO_PARENT {
@@ -515,7 +577,12 @@ fn astar_impl(
                 .push(OpenEntry::new(g + heuristic(nx, ny), g, n as u32));
         };
         let open_at = |nx: i64, ny: i64| -> bool {
-            nx >= 0 && ny >= 0 && nx < w && ny < h && map.passable[(ny * w + nx) as usize]
+            nx >= 0
+                && ny >= 0
+                && nx < w
+                && ny < h
+                && map.passable[(ny * w + nx) as usize]
+                && ((ny * w + nx) as usize == goal_i || !(limits.avoid)((nx as u32, ny as u32)))
         };
         let mut side_open = [false; 4];
         for (k, (dx, dy)) in ORTHOGONAL.into_iter().enumerate() {
@@ -1517,5 +1584,33 @@ mod tests {
                 _ => prop_assert!(false, "astar {:?} vs brute force {:?}", found, expected),
             }
         }
+    }
+
+    #[test]
+    fn avoided_cells_force_a_detour_or_no_path_and_the_limit_stops_the_search() {
+        let map = parse(&[".....", ".....", "....."]);
+        let mut scratch = AstarScratch::new();
+        let mut out = Vec::new();
+        let four = Connectivity::Four;
+        let run = |avoid: &dyn Fn(Cell) -> bool, limit, scratch: &mut AstarScratch, out: &mut _| {
+            astar_avoiding(&map, (0, 1), (4, 1), four, scratch, out, avoid, limit)
+        };
+        assert_eq!(
+            run(&|_| false, usize::MAX, &mut scratch, &mut out),
+            Some(4.0)
+        );
+        assert_eq!(
+            run(&|c| c == (2, 1), usize::MAX, &mut scratch, &mut out),
+            Some(6.0)
+        );
+        assert!(out.iter().all(|&c| c != (2, 1)));
+        assert_eq!(run(&|c| c.0 == 2, usize::MAX, &mut scratch, &mut out), None);
+        assert!(out.is_empty());
+        // The goal is never avoided.
+        assert_eq!(
+            run(&|c| c == (4, 1), usize::MAX, &mut scratch, &mut out),
+            Some(4.0)
+        );
+        assert_eq!(run(&|_| false, 3, &mut scratch, &mut out), None);
     }
 }

@@ -122,13 +122,22 @@ impl Scenario {
             };
             ScenarioError::new(&origin, what)
         })?;
-        let mut scenario = Scenario::parse(&src, &origin, registry)?;
-        scenario.source = Some(path.to_path_buf());
-        Ok(scenario)
+        Scenario::parse_at(&src, &origin, registry, Some(path))
     }
 
-    /// Parses and resolves scenario text; `origin` names it in errors.
+    /// Parses and resolves scenario text; `origin` names it in errors. Relative map paths are
+    /// relative to the current directory.
     pub fn parse(src: &str, origin: &str, registry: &Registry) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_at(src, origin, registry, None)
+    }
+
+    /// [`Scenario::parse`] for text read from `source`.
+    fn parse_at(
+        src: &str,
+        origin: &str,
+        registry: &Registry,
+        source: Option<&Path>,
+    ) -> Result<Scenario, ScenarioError> {
         let locator = Locator::new(src);
         // Optional fields take plain values (`ticks: 100`) whether or not the file enables
         // `implicit_some`; `Some(100)` works too.
@@ -169,7 +178,9 @@ impl Scenario {
                 err
             })
         })?;
+        scenario.source = source.map(Path::to_path_buf);
         fill_metric_params(&mut scenario, registry, &ctx)?;
+        read_map_file(&mut scenario, &ctx)?;
         validate(&scenario, registry, &ctx)?;
         Ok(scenario)
     }
@@ -185,6 +196,15 @@ impl Scenario {
         value: Value,
         origin: &str,
         registry: &Registry,
+    ) -> Result<Scenario, ScenarioError> {
+        Scenario::from_json_at(value, origin, registry, None)
+    }
+
+    fn from_json_at(
+        value: Value,
+        origin: &str,
+        registry: &Registry,
+        source: Option<&Path>,
     ) -> Result<Scenario, ScenarioError> {
         let ctx = ErrCtx {
             origin,
@@ -208,7 +228,9 @@ impl Scenario {
                 .map(Params)
                 .map_err(|m| ctx.at(&site.params_path(), m))
         })?;
+        scenario.source = source.map(Path::to_path_buf);
         fill_metric_params(&mut scenario, registry, &ctx)?;
+        read_map_file(&mut scenario, &ctx)?;
         validate(&scenario, registry, &ctx)?;
         Ok(scenario)
     }
@@ -232,9 +254,7 @@ impl Scenario {
             [(path, value)] => format!("override {path}={value}"),
             _ => "overrides".to_owned(),
         };
-        let mut out = Scenario::from_json(json, &origin, registry)?;
-        out.source.clone_from(&self.source);
-        Ok(out)
+        Scenario::from_json_at(json, &origin, registry, self.source.as_deref())
     }
 
     /// The resolved scenario as RON, every default written out; loading it gives back an
@@ -325,7 +345,22 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
                 ));
             }
         }
+        if let Some(super::MapSpec::Rows(rows)) = &w.map {
+            let m = super::map::parse_rows(rows).map_err(|e| ctx.at("world.map", e))?;
+            if f64::from(m.width) != w.width || f64::from(m.height) != w.height {
+                return Err(ctx.at(
+                    "world.map",
+                    format!(
+                        "the map is {}x{} cells but the world is {}x{}; set `width: {}.0, height: {}.0`",
+                        m.width, m.height, w.width, w.height, m.width, m.height
+                    ),
+                ));
+            }
+        }
     } else {
+        if w.map.is_some() {
+            return Err(ctx.at("world.map", "a map needs `kind: Grid`"));
+        }
         if w.one_per_cell {
             return Err(ctx.at(
                 "world.one_per_cell",
@@ -349,8 +384,7 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         return Err(ctx.at("populations", "more than 4294967295 agents in total"));
     }
     if grid && w.one_per_cell {
-        let obstacles: std::collections::BTreeSet<_> = w.obstacles.iter().collect();
-        let free = (w.width * w.height) as u64 - obstacles.len() as u64;
+        let free = (w.width * w.height) as u64 - w.blocked_cells().len() as u64;
         if s.agent_count() > free {
             return Err(ctx.at(
                 "populations",
@@ -485,6 +519,16 @@ fn validate(s: &Scenario, registry: &Registry, ctx: &ErrCtx<'_>) -> Result<(), S
         }
     }
     super::record::validate(s, registry, ctx)
+}
+
+/// Reads a map given as a file into rows, so that the resolved scenario carries it.
+fn read_map_file(s: &mut Scenario, ctx: &ErrCtx<'_>) -> Result<(), ScenarioError> {
+    if let Some(super::MapSpec::File(name)) = &s.world.map {
+        let path = super::map::map_path(name, s.source.as_deref());
+        let m = super::map::read_map(&path).map_err(|e| ctx.at("world.map", e))?;
+        s.world.map = Some(super::MapSpec::Rows(m.rows));
+    }
+    Ok(())
 }
 
 /// The `resources` table: names unique and not empty, capacities at least 1, cells inside a

@@ -7,10 +7,12 @@
 
 mod load;
 mod locate;
+pub mod map;
 pub mod overrides;
 mod record;
 
 pub use locate::Locator;
+pub use map::MapSpec;
 pub use overrides::{FieldPath, OverrideError, PathSegment};
 pub use record::{DetectSpec, SnapshotFormat};
 
@@ -115,6 +117,25 @@ pub struct WorldSpec {
     /// Grid worlds: blocked cells `(x, y)` (default none).
     #[serde(default)]
     pub obstacles: Vec<(i32, i32)>,
+    /// Grid worlds: a map whose blocked cells are obstacles too, from a MovingAI `.map` file
+    /// or written as rows ([`MapSpec`]); `width` and `height` must match it (default none).
+    #[serde(default)]
+    pub map: Option<MapSpec>,
+}
+
+impl WorldSpec {
+    /// Every blocked cell: `obstacles` and the map's, sorted, without repeats.
+    pub fn blocked_cells(&self) -> Vec<(i32, i32)> {
+        let mut cells = self.obstacles.clone();
+        if let Some(MapSpec::Rows(rows)) = &self.map
+            && let Ok(m) = map::parse_rows(rows)
+        {
+            cells.extend(m.blocked);
+        }
+        cells.sort_unstable_by_key(|&(x, y)| (y, x));
+        cells.dedup();
+        cells
+    }
 }
 
 /// One population: `count` agents running one behavior.
