@@ -1,15 +1,15 @@
 //! Conflict-resolution policies, one file each, selected by a scenario's
 //! `conflicts: (policy: "...", params: (...))`.
 //!
-//! A policy is a [`Mechanism`](agora_engine::Mechanism) of
+//! A policy is a [`Mechanism`] of
 //! [`Section::Conflicts`](agora_engine::Section): its Resolve systems run between the
 //! engine's detection and settling, and reorder the parties of each conflict in the
-//! [`Conflicts`](agora_engine::Conflicts) resource (the first `winners` of them win). It may
+//! [`Conflicts`] resource (the first `winners` of them win). It may
 //! leave a conflict undecided for a tick, defer losers (backoff) and count the messages it
 //! spends. See `engine/src/intent/mod.rs` for the stages of the Resolve phase.
 //!
 //! Random draws come from each party's own stream for [`Purpose::CONFLICT`], one `u64` slot
-//! per use (see [`draw`]), so no decision depends on the order conflicts are visited in.
+//! per use (see `draw`), so no decision depends on the order conflicts are visited in.
 
 mod auction;
 mod backoff;
