@@ -5,8 +5,8 @@
 //! obstacles, not other agents), choosing among equally good cells in its own order so that
 //! crowds spread. It reacts to the engine's answers:
 //!
-//! - it loses a swap (a head-on meeting), or is a deadlock victim told to back off: it is
-//!   pushed. It makes way in the direction the winner moves (back, away from where it wanted
+//! - it loses a swap (a head-on meeting) to a winner, or is a deadlock victim told to back
+//!   off: it is pushed (a swap the policy left undecided is a wait). It makes way in the direction the winner moves (back, away from where it wanted
 //!   to go), marking its moves [`Intent::give_way`]: a step aside ends it, otherwise it steps
 //!   back until it has moved `yield_steps` cells (or tried for `8 * yield_steps` ticks). Free
 //!   cells first, then the next cell in line, so a move that makes way wins against the agent
@@ -241,9 +241,12 @@ fn commute(
                         };
                     }
                 }
+                // A swap left undecided (a token on its way, a negotiation in progress) pushes
+                // nobody: were both sides to back off, the meeting would dissolve before it is
+                // decided, and form again when they return.
                 Ruling::Lost {
                     kind: ConflictKind::Swap,
-                    ..
+                    winner: Some(_),
                 } => start_yield(st),
                 Ruling::Lost { .. } | Ruling::Blocked { .. } => st.waited += 1,
                 _ => {}

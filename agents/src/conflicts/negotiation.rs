@@ -19,7 +19,10 @@
 //! and loss apply); a round starts only when the previous round's messages have arrived, and the
 //! conflict stays undecided (both wait) until the last one has. A negotiation ends in the
 //! conflict deal when it hits `max_rounds` or lasts more than `timeout` ticks (lost messages);
-//! the `fallback` rule then decides. Outcomes, rounds and utilities are kept in
+//! the `fallback` rule then decides. A negotiation is between a pair of agents, not over one
+//! cell: as waiting agents reshuffle, the pair meets again over the next cell, so it goes on
+//! while the pair meets within `linger` ticks, and its deal (who goes first) stands for their
+//! meetings after it ends (within `linger` ticks of each other, for at most `timeout` ticks). Outcomes, rounds and utilities are kept in
 //! [`NegotiationStats`] for the `negotiation` metric.
 
 use super::procedures::{
@@ -68,6 +71,11 @@ pub struct Negotiation {
     pub timeout: u64,
     /// Who wins a failed negotiation (default `FirstCome`).
     pub fallback: Fallback,
+    /// Ticks a negotiation survives without its two parties meeting in a conflict before it
+    /// is abandoned (default 8). Waiting agents step aside and retry, so the same pair meets
+    /// again over another cell a few ticks later: the negotiation is between the pair, not
+    /// over one cell.
+    pub linger: u64,
 }
 
 impl Default for Negotiation {
@@ -79,6 +87,7 @@ impl Default for Negotiation {
             max_rounds: 10,
             timeout: 30,
             fallback: Fallback::FirstCome,
+            linger: 8,
         }
     }
 }
@@ -106,7 +115,8 @@ pub struct NegotiationStats {
     pub ended: u64,
     /// Negotiations ended in the conflict deal (round limit or timeout): the fallback decided.
     pub failed: u64,
-    /// Negotiations dropped because the conflict went away before they ended.
+    /// Negotiations dropped because the pair stopped meeting (for `linger` ticks) before they
+    /// ended.
     pub abandoned: u64,
     /// Rounds of every ended negotiation.
     pub rounds: u64,
@@ -239,7 +249,9 @@ fn plan(params: &Negotiation, a: u32, b: u32, va: f64, vb: f64) -> Session {
     }
 }
 
-type SessionKey = (ThingKey, u32, u32);
+/// The pair `(a, b)`, `a < b`. Not the contested thing: the pair's meetings move from cell to
+/// cell as they reshuffle, and a session keyed on the cell would be abandoned with each move.
+type SessionKey = (u32, u32);
 
 /// Reused buffers and the sessions in progress.
 #[derive(Default)]
@@ -248,6 +260,12 @@ struct State {
     arrived: Vec<(SessionKey, u32)>,
     sends: Vec<(u32, u32, Offer)>,
     entity_of: Vec<Entity>,
+    /// Pairs whose negotiation ended, with the winner (`None`: the fallback), the tick it
+    /// ended and the tick the pair last met. The deal ("this one goes first") stands while the
+    /// pair keeps meeting (within `linger` ticks, for at most `timeout` ticks), so a queue
+    /// is not renegotiated at every cell, and a pair meeting in two conflicts at once (a cell
+    /// and an edge) gets one answer in both.
+    ended: BTreeMap<SessionKey, (Option<u32>, u64, u64)>,
 }
 
 fn negotiate(
@@ -261,6 +279,9 @@ fn negotiate(
     let now = tick.0;
     let st = &mut *state;
     st.arrived.clear();
+    let (linger, timeout) = (params.linger, params.timeout);
+    st.ended
+        .retain(|_, e| now < e.2 + linger && now < e.1 + timeout);
     st.entity_of.fill(Entity::PLACEHOLDER);
     for (entity, id, mut inbox, _) in &mut agents {
         let i = id.0 as usize;
@@ -270,7 +291,7 @@ fn negotiate(
         st.entity_of[i] = entity;
         for m in inbox.drain() {
             st.arrived
-                .push(((m.payload.thing, m.payload.a, m.payload.b), m.payload.step));
+                .push(((m.payload.a, m.payload.b), m.payload.step));
         }
     }
     for &(key, step) in &st.arrived {
@@ -288,7 +309,17 @@ fn negotiate(
         let (pa, pb) = (c.parties()[0], c.parties()[1]);
         let thing = thing_key(c.thing());
         // The pair, whichever order the ranking gives them this tick.
-        let key = (thing, pa.agent.min(pb.agent), pa.agent.max(pb.agent));
+        let key = (pa.agent.min(pb.agent), pa.agent.max(pb.agent));
+        if let Some(e) = st.ended.get_mut(&key) {
+            e.2 = now;
+            decide(&params, &mut c, e.0, pa, pb);
+            continue;
+        }
+        if st.sessions.get(&key).is_some_and(|s| s.seen == now) {
+            // Already advanced this tick over another of the pair's conflicts.
+            c.set_winners(0);
+            continue;
+        }
         let session = st.sessions.entry(key).or_insert_with(|| {
             let mut s = plan(
                 &params,
@@ -317,19 +348,14 @@ fn negotiate(
             let winner = if done { session.winner } else { None };
             stats.ended += 1;
             stats.rounds += u64::from(session.rounds);
-            match winner {
-                Some(w) => {
-                    stats.utility_sum += session.utilities[0] + session.utilities[1];
-                    stats.utility_product += session.utilities[0] * session.utilities[1];
-                    c.award(w);
-                }
-                None => {
-                    stats.failed += 1;
-                    if params.fallback == Fallback::Urgency && pb.urgency > pa.urgency {
-                        c.award(pb.agent);
-                    }
-                }
+            if winner.is_some() {
+                stats.utility_sum += session.utilities[0] + session.utilities[1];
+                stats.utility_product += session.utilities[0] * session.utilities[1];
+            } else {
+                stats.failed += 1;
             }
+            decide(&params, &mut c, winner, pa, pb);
+            st.ended.insert(key, (winner, now, now));
             st.sessions.remove(&key);
             continue;
         }
@@ -341,8 +367,8 @@ fn negotiate(
                     to,
                     Offer {
                         thing,
-                        a: key.1,
-                        b: key.2,
+                        a: key.0,
+                        b: key.1,
                         step: step as u32,
                         value,
                     },
@@ -362,6 +388,24 @@ fn negotiate(
     }
     conflicts.add_messages(spent);
     let before = st.sessions.len();
-    st.sessions.retain(|_, s| s.seen == now);
+    st.sessions.retain(|_, s| now < s.seen + linger);
     stats.abandoned += (before - st.sessions.len()) as u64;
+}
+
+/// Awards the conflict to the negotiated `winner`, or by the fallback rule.
+fn decide(
+    params: &Negotiation,
+    c: &mut agora_engine::ConflictMut<'_>,
+    winner: Option<u32>,
+    pa: agora_engine::Party,
+    pb: agora_engine::Party,
+) {
+    match winner {
+        Some(w) => c.award(w),
+        None => {
+            if params.fallback == Fallback::Urgency && pb.urgency > pa.urgency {
+                c.award(pb.agent);
+            }
+        }
+    }
 }

@@ -5,7 +5,9 @@
 //! party the first time the thing is contested (where a token starts is arbitrary in the
 //! protocol; here it costs no message). Then, every tick the thing is contested:
 //!
-//! - if the holder is a party, it wins (spare capacity goes to the others first come);
+//! - if the holder is a party, it wins (spare capacity goes to the others first come), unless
+//!   it has won `timeout` contested ticks in a row while a requester is a party: a holder that
+//!   keeps winning without getting through (it waits behind someone) then passes the token on;
 //! - every other party that has not asked yet sends the holder a `request` message;
 //! - if the holder is not a party, it sends the token (an `inform` message) to the earliest
 //!   requester that is a party; while the token travels nobody wins (the conflict is left
@@ -29,7 +31,8 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Resource, Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Token {
-    /// Ticks after which an undelivered token or an unanswered request is sent again
+    /// Ticks after which an undelivered token or an unanswered request is sent again, and
+    /// after which a holder winning in a row passes the token to a waiting requester
     /// (default 8).
     pub timeout: u64,
     /// Ticks without contention after which a thing's token is dropped (default 50).
@@ -79,6 +82,8 @@ struct TokenState {
     asked: Vec<(u32, u64)>,
     passes: u64,
     last_contested: u64,
+    /// The first tick of the holder's current run of wins (contested ticks in a row).
+    winning_since: Option<u64>,
 }
 
 /// Every token of the run, by thing.
@@ -177,6 +182,7 @@ fn pass_tokens(
         {
             t.holder = to;
             t.transit = None;
+            t.winning_since = None;
             t.queue.retain(|&a| a != to);
         }
     }
@@ -188,6 +194,7 @@ fn pass_tokens(
             holder: first,
             ..TokenState::default()
         });
+        let prev = t.last_contested;
         t.last_contested = now;
         let is_party =
             |a: u32, c: &agora_engine::ConflictMut<'_>| c.parties().iter().any(|p| p.agent == a);
@@ -204,8 +211,17 @@ fn pass_tokens(
                 }
                 c.set_winners(0);
             }
-            None if is_party(t.holder, &c) => c.award(t.holder),
+            None if is_party(t.holder, &c)
+                && !(t.winning_since.is_some_and(|w| now >= w + params.timeout)
+                    && t.queue.iter().any(|&a| is_party(a, &c))) =>
+            {
+                if t.winning_since.is_none() || prev + 1 < now {
+                    t.winning_since = Some(now);
+                }
+                c.award(t.holder);
+            }
             None => {
+                t.winning_since = None;
                 if let Some(pos) = t.queue.iter().position(|&a| is_party(a, &c)) {
                     let to = t.queue[pos];
                     t.passes += 1;
