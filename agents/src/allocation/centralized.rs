@@ -2,7 +2,8 @@
 //! `random`): whenever the task board changed, take the idle workers and the free places of
 //! open tasks, let the protocol match them, and claim the matched places.
 
-use super::common::{AgentView, Slot, open_slots, workers};
+use super::common::{AgentView, Slot, Valuation, assignment_matrix, open_slots, workers};
+use super::lap::{Assignment, CostMatrix};
 use agora_engine::prelude::*;
 use agora_engine::task::{TaskIntents, Tasks, Worker};
 
@@ -53,6 +54,41 @@ impl Planner {
         open_slots(tasks, &mut self.slots);
         self.solves += 1;
         !self.slots.is_empty()
+    }
+
+    /// The cost of every idle worker (rows) for every free place (columns) under
+    /// `valuation`, skill mismatches forbidden; `idle_columns` adds a "stay idle" column per
+    /// worker (see [`assignment_matrix`]).
+    pub fn costs(
+        &self,
+        tasks: &Tasks,
+        space: &Space,
+        valuation: &Valuation,
+        idle_columns: bool,
+    ) -> CostMatrix {
+        assignment_matrix(
+            &self.agents,
+            &self.slots,
+            |a, s| {
+                tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
+                    valuation.cost(space, a.pos, a.speed, t)
+                })
+            },
+            idle_columns,
+        )
+    }
+
+    /// Claims the places `solution` gives to workers; "stay idle" columns claim nothing.
+    pub fn claim_assignment(&self, solution: &Assignment, q: &mut WorkerQuery) {
+        let real = self.slots.len();
+        self.claim(
+            solution
+                .row_to_col
+                .iter()
+                .enumerate()
+                .filter_map(|(a, c)| c.filter(|&c| c < real).map(|c| (a, c))),
+            q,
+        );
     }
 
     /// Claims `slots[s]` for `agents[a]` for every `(a, s)`.

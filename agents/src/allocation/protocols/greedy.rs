@@ -2,9 +2,7 @@
 //! first, then the best of the rest, and so on.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{
-    DEFAULT_DISTANCE_COST, Scoring, Valuation, assignment_matrix, install_monitor,
-};
+use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
 use crate::allocation::greedy::greedy_assignment;
 use crate::allocation::lap::Objective;
 use agora_engine::prelude::*;
@@ -74,26 +72,11 @@ fn decide(
     if !state.planner.prepare(&tasks, &q) {
         return;
     }
-    let p = &state.planner;
-    let valuation = params.valuation();
-    let matrix = assignment_matrix(
-        &p.agents,
-        &p.slots,
-        |a, s| {
-            tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
-                valuation.cost(&space, a.pos, a.speed, t)
-            })
-        },
-        false,
-    );
+    let matrix = state
+        .planner
+        .costs(&tasks, &space, &params.valuation(), false);
     let Ok(solution) = greedy_assignment(&matrix, Objective::Minimize) else {
         return;
     };
-    let pairs: Vec<(usize, usize)> = solution
-        .row_to_col
-        .iter()
-        .enumerate()
-        .filter_map(|(a, c)| c.map(|c| (a, c)))
-        .collect();
-    p.claim(pairs, &mut q);
+    state.planner.claim_assignment(&solution, &mut q);
 }

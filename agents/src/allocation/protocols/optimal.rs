@@ -3,9 +3,7 @@
 //! for optimality gaps.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{
-    DEFAULT_DISTANCE_COST, Scoring, Valuation, assignment_matrix, install_monitor,
-};
+use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
 use crate::allocation::lap::{LapSolver, Objective};
 use agora_engine::prelude::*;
 use agora_engine::task::Tasks;
@@ -76,27 +74,11 @@ fn decide(
     if !state.planner.prepare(&tasks, &q) {
         return;
     }
-    let p = &state.planner;
-    let valuation = params.valuation();
-    let matrix = assignment_matrix(
-        &p.agents,
-        &p.slots,
-        |a, s| {
-            tasks.get(s.task).map_or(f64::INFINITY, |(t, _)| {
-                valuation.cost(&space, a.pos, a.speed, t)
-            })
-        },
-        true,
-    );
+    let matrix = state
+        .planner
+        .costs(&tasks, &space, &params.valuation(), true);
     let Ok(solution) = state.solver.solve(&matrix, Objective::Minimize) else {
         return;
     };
-    let real = p.slots.len();
-    let pairs: Vec<(usize, usize)> = solution
-        .row_to_col
-        .iter()
-        .enumerate()
-        .filter_map(|(a, c)| c.filter(|&c| c < real).map(|c| (a, c)))
-        .collect();
-    p.claim(pairs, &mut q);
+    state.planner.claim_assignment(&solution, &mut q);
 }
