@@ -18,14 +18,14 @@
 //! `Tolerant` applies every message whenever it arrives, relying on the timestamps, so
 //! delayed, reordered or lost messages are absorbed by later broadcasts.
 
-use super::messages::{AllocMsg, ProtocolStats, sorted_ids};
+use super::messages::{AllocMsg, BidderQuery as Agents, ProtocolStats, point, sorted_ids};
 use crate::allocation::cbba::{CbbaAgent, CbbaMessage, agents_agree};
 use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
 use crate::allocation::greedy::MarginalScore;
 use crate::allocation::insertion::{InsertionPolicy, Point, RewardTask, TimeDiscountedReward};
-use agora_engine::comms::{Header, Mailbox, Outbox, Performative, Recipients};
+use agora_engine::comms::{Header, Performative, Recipients};
 use agora_engine::prelude::*;
-use agora_engine::task::{SkillSet, TaskId, TaskIntents, TaskStatus, Tasks, Worker};
+use agora_engine::task::{SkillSet, TaskId, TaskStatus, Tasks};
 use serde::{Deserialize, Serialize};
 
 /// How consensus messages are applied.
@@ -169,24 +169,6 @@ impl Mechanism for Cbba {
         }
         Valuation::new(self.scoring, self.distance_cost).validate()
     }
-}
-
-type Agents<'w, 's> = Query<
-    'w,
-    's,
-    (
-        Entity,
-        &'static AgentId,
-        &'static Worker,
-        &'static Position,
-        &'static mut TaskIntents,
-        &'static mut Mailbox<AllocMsg>,
-        &'static mut Outbox<AllocMsg>,
-    ),
->;
-
-fn point(v: DVec2) -> Point {
-    Point::new(v.x, v.y)
 }
 
 /// The epoch's score: time-discounted reward, for workers that have the task's skills.

@@ -5,8 +5,31 @@
 //! counters (copies and bytes per performative) are the protocol's message costs. Payload
 //! bytes are what the bus measures: the compact binary encoding of these variants.
 
+use crate::allocation::insertion::Point;
+use agora_engine::comms::{Mailbox, Outbox};
 use agora_engine::prelude::*;
+use agora_engine::task::{TaskIntents, Worker};
 use serde::Serialize;
+
+/// The workers of the bidding protocols (`ssi_auction`, `cbba`) with their message queues.
+pub(super) type BidderQuery<'w, 's> = Query<
+    'w,
+    's,
+    (
+        Entity,
+        &'static AgentId,
+        &'static Worker,
+        &'static Position,
+        &'static mut TaskIntents,
+        &'static mut Mailbox<AllocMsg>,
+        &'static mut Outbox<AllocMsg>,
+    ),
+>;
+
+/// A position as the route and bundle planners take it.
+pub(super) fn point(v: DVec2) -> Point {
+    Point::new(v.x, v.y)
+}
 
 /// The content of an allocation message; the performative travels in the envelope header.
 #[derive(Debug, Clone, PartialEq, Serialize)]

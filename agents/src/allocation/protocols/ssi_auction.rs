@@ -11,12 +11,12 @@
 //! nobody bids; new tasks start a new auction. Per round: one announcement to each of the
 //! `n` bidders, `n` answers and one award, `2n + 1` copies.
 
-use super::messages::{AllocMsg, ProtocolStats, sorted_ids};
+use super::messages::{AllocMsg, BidderQuery as Agents, ProtocolStats, point, sorted_ids};
 use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
 use crate::allocation::insertion::{Point, minimax_bid, minisum_bid};
-use agora_engine::comms::{Bus, ConversationId, Header, Mailbox, Outbox, Performative, Recipients};
+use agora_engine::comms::{Bus, ConversationId, Header, Performative, Recipients};
 use agora_engine::prelude::*;
-use agora_engine::task::{TaskId, TaskIntent, TaskIntents, TaskStatus, Tasks, Worker};
+use agora_engine::task::{TaskId, TaskIntent, TaskStatus, Tasks};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -122,24 +122,6 @@ impl Mechanism for SsiAuction {
         }
         Valuation::new(self.scoring, self.distance_cost).validate()
     }
-}
-
-type Agents<'w, 's> = Query<
-    'w,
-    's,
-    (
-        Entity,
-        &'static AgentId,
-        &'static Worker,
-        &'static Position,
-        &'static mut TaskIntents,
-        &'static mut Mailbox<AllocMsg>,
-        &'static mut Outbox<AllocMsg>,
-    ),
->;
-
-fn point(v: DVec2) -> Point {
-    Point::new(v.x, v.y)
 }
 
 fn decide(
