@@ -579,10 +579,14 @@ pub fn unknown_name_message(kind: &str, name: &str, valid: &[&str]) -> String {
     if let Some((_, v)) = nearest {
         msg.push_str(&format!("; did you mean `{v}`?"));
     }
+    let kinds = match kind.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{kind}s"),
+    };
     if valid.is_empty() {
-        msg.push_str(&format!(" (no {kind}s are registered)"));
+        msg.push_str(&format!(" (no {kinds} are registered)"));
     } else {
-        msg.push_str(&format!(" (valid {kind}s: {})", valid.join(", ")));
+        msg.push_str(&format!(" (valid {kinds}: {})", valid.join(", ")));
     }
     msg
 }
@@ -617,5 +621,9 @@ mod tests {
         assert!(msg.contains("flocking, schelling"), "{msg}");
         let msg = unknown_name_message("behavior", "zzz", &["flocking"]);
         assert!(!msg.contains("did you mean"), "{msg}");
+        let msg = unknown_name_message("policy", "tokn", &["token"]);
+        assert!(msg.contains("(valid policies: token)"), "{msg}");
+        let msg = unknown_name_message("key", "k", &["x"]);
+        assert!(msg.contains("(valid keys: x)"), "{msg}");
     }
 }
