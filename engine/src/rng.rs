@@ -14,6 +14,7 @@ use bevy_ecs::prelude::Resource;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::convert::Infallible;
+use wide::u32x4;
 
 /// Bits of the 64-bit block counter given to the draw index inside one (tick, purpose) slot:
 /// 2^20 blocks of 16 words each, i.e. 16 Mi `u32` draws per agent, tick and purpose.
@@ -85,6 +86,23 @@ impl SimRng {
     #[inline]
     pub fn agent(&self, agent: u32, tick: u64, purpose: Purpose) -> AgentRng {
         AgentRng::new(self.key, u64::from(agent), tick, purpose)
+    }
+
+    /// The streams of eight agents at `tick` for `purpose`, each exactly what
+    /// [`SimRng::agent`] gives, with their first blocks computed together in SIMD lanes
+    /// (about a quarter of the cost of eight separate first draws). Hot loops that draw for
+    /// every agent use it; repeat an id to fill a short batch.
+    #[inline]
+    pub fn agents8(&self, agents: [u32; 8], tick: u64, purpose: Purpose) -> [AgentRng; 8] {
+        let first = AgentRng::new(self.key, 0, tick, purpose).block;
+        let blocks = chacha8_block_x8(&self.key, agents, first);
+        std::array::from_fn(|lane| AgentRng {
+            key: self.key,
+            stream: u64::from(agents[lane]),
+            block: first.wrapping_add(1),
+            buf: blocks[lane],
+            idx: 0,
+        })
     }
 
     /// A stream that belongs to no agent (scenario-level draws such as task arrivals or a
@@ -185,23 +203,69 @@ impl rand::TryRng for AgentRng {
     }
 }
 
-#[inline(always)]
-fn quarter_round(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
-    s[a] = s[a].wrapping_add(s[b]);
-    s[d] = (s[d] ^ s[a]).rotate_left(16);
-    s[c] = s[c].wrapping_add(s[d]);
-    s[b] = (s[b] ^ s[c]).rotate_left(12);
-    s[a] = s[a].wrapping_add(s[b]);
-    s[d] = (s[d] ^ s[a]).rotate_left(8);
-    s[c] = s[c].wrapping_add(s[d]);
-    s[b] = (s[b] ^ s[c]).rotate_left(7);
+/// A ChaCha state word: one `u32`, or one per SIMD lane.
+trait Word: Copy {
+    fn add(self, other: Self) -> Self;
+    fn xor_rotl(self, other: Self, n: u32) -> Self;
 }
 
-/// One ChaCha8 block with a 64-bit block counter and a 64-bit stream id (the layout
+impl Word for u32 {
+    #[inline(always)]
+    fn add(self, other: u32) -> u32 {
+        self.wrapping_add(other)
+    }
+    #[inline(always)]
+    fn xor_rotl(self, other: u32, n: u32) -> u32 {
+        (self ^ other).rotate_left(n)
+    }
+}
+
+impl Word for u32x4 {
+    #[inline(always)]
+    fn add(self, other: u32x4) -> u32x4 {
+        // Lane-wise wrapping addition.
+        self + other
+    }
+    #[inline(always)]
+    fn xor_rotl(self, other: u32x4, n: u32) -> u32x4 {
+        let x = self ^ other;
+        (x << n) | (x >> (32 - n))
+    }
+}
+
+/// The eight ChaCha rounds plus the final addition of the input.
+#[inline(always)]
+fn chacha8<W: Word>(init: [W; 16]) -> [W; 16] {
+    #[inline(always)]
+    fn quarter_round<W: Word>(s: &mut [W; 16], a: usize, b: usize, c: usize, d: usize) {
+        s[a] = s[a].add(s[b]);
+        s[d] = s[d].xor_rotl(s[a], 16);
+        s[c] = s[c].add(s[d]);
+        s[b] = s[b].xor_rotl(s[c], 12);
+        s[a] = s[a].add(s[b]);
+        s[d] = s[d].xor_rotl(s[a], 8);
+        s[c] = s[c].add(s[d]);
+        s[b] = s[b].xor_rotl(s[c], 7);
+    }
+    let mut s = init;
+    for _ in 0..4 {
+        quarter_round(&mut s, 0, 4, 8, 12);
+        quarter_round(&mut s, 1, 5, 9, 13);
+        quarter_round(&mut s, 2, 6, 10, 14);
+        quarter_round(&mut s, 3, 7, 11, 15);
+        quarter_round(&mut s, 0, 5, 10, 15);
+        quarter_round(&mut s, 1, 6, 11, 12);
+        quarter_round(&mut s, 2, 7, 8, 13);
+        quarter_round(&mut s, 3, 4, 9, 14);
+    }
+    std::array::from_fn(|w| s[w].add(init[w]))
+}
+
+/// The ChaCha input block: constants, key, 64-bit block counter, 64-bit stream (the layout
 /// rand_chacha uses).
-#[inline]
-fn chacha8_block(key: &[u32; 8], stream: u64, block: u64) -> [u32; 16] {
-    let init = [
+#[inline(always)]
+fn chacha8_input(key: &[u32; 8], stream: u64, block: u64) -> [u32; 16] {
+    [
         0x6170_7865,
         0x3320_646e,
         0x7962_2d32,
@@ -218,22 +282,32 @@ fn chacha8_block(key: &[u32; 8], stream: u64, block: u64) -> [u32; 16] {
         (block >> 32) as u32,
         stream as u32,
         (stream >> 32) as u32,
-    ];
-    let mut s = init;
-    for _ in 0..4 {
-        quarter_round(&mut s, 0, 4, 8, 12);
-        quarter_round(&mut s, 1, 5, 9, 13);
-        quarter_round(&mut s, 2, 6, 10, 14);
-        quarter_round(&mut s, 3, 7, 11, 15);
-        quarter_round(&mut s, 0, 5, 10, 15);
-        quarter_round(&mut s, 1, 6, 11, 12);
-        quarter_round(&mut s, 2, 7, 8, 13);
-        quarter_round(&mut s, 3, 4, 9, 14);
-    }
-    for (out, inp) in s.iter_mut().zip(init) {
-        *out = out.wrapping_add(inp);
-    }
-    s
+    ]
+}
+
+/// One ChaCha8 block.
+#[inline]
+fn chacha8_block(key: &[u32; 8], stream: u64, block: u64) -> [u32; 16] {
+    chacha8(chacha8_input(key, stream, block))
+}
+
+/// [`chacha8_block`] for eight streams `0..2^32` at the same block counter, one stream per
+/// lane. The lanes are independent, so each equals the scalar block bit for bit. Four lanes
+/// at a time: the sixteen state vectors then fit the baseline x86-64 register file (eight
+/// lanes spill, measured about 1.5x slower).
+fn chacha8_block_x8(key: &[u32; 8], streams: [u32; 8], block: u64) -> [[u32; 16]; 8] {
+    let input = chacha8_input(key, 0, block).map(u32x4::splat);
+    let half = |lanes: [u32; 4]| {
+        let mut init = input;
+        init[14] = u32x4::new(lanes);
+        chacha8(init).map(u32x4::to_array)
+    };
+    let lo = half([streams[0], streams[1], streams[2], streams[3]]);
+    let hi = half([streams[4], streams[5], streams[6], streams[7]]);
+    std::array::from_fn(|lane| {
+        let words = if lane < 4 { &lo } else { &hi };
+        std::array::from_fn(|w| words[w][lane % 4])
+    })
 }
 
 #[cfg(test)]
@@ -264,6 +338,20 @@ mod tests {
                 assert_eq!(ours.next_u32(), theirs.next_u32());
             }
             assert_eq!(ours.next_u64(), theirs.next_u64());
+        }
+    }
+
+    #[test]
+    fn batches_of_eight_equal_single_streams() {
+        let sim = SimRng::new(77);
+        let ids = [0, 1, 5, 9, 4_000_000_000, 3, 3, 123_456];
+        let mut batch = sim.agents8(ids, 41, Purpose::MOVE);
+        for (lane, &id) in ids.iter().enumerate() {
+            let mut single = sim.agent(id, 41, Purpose::MOVE);
+            // 20 words reads past the precomputed block into the next one.
+            for _ in 0..20 {
+                assert_eq!(batch[lane].next_u32(), single.next_u32(), "lane {lane}");
+            }
         }
     }
 

@@ -11,10 +11,16 @@
 //! index carries positions and velocities), where the original Agents.jl and MASON code
 //! moves birds one at a time. Simultaneous update is what makes the result independent of
 //! visiting order and thread count; it is also what krABMaga does.
+//!
+//! Flockers sums its neighbourhoods in single precision, eight candidates at a time in SIMD
+//! lanes, as krABMaga's `f32` port does; positions and velocities stay `f64`. Reynolds keeps
+//! double-precision sums in the published order. Both are exact radius queries over a
+//! uniform grid (see ARCHITECTURE.md, Performance notes).
 
 use agora_engine::par_chunks_mut;
 use agora_engine::prelude::*;
 use serde::{Deserialize, Serialize};
+use wide::{f32x4, f32x8};
 
 /// Which formulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -240,29 +246,140 @@ fn index_flock(
 /// New velocities for every bird, in cell order, from the snapshot alone.
 fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
     let FlockIndex {
-        grid, params, next, ..
+        grid,
+        params,
+        next,
+        radius,
+        ..
     } = &mut *index;
     next.clear();
     next.resize(grid.len(), DVec2::ZERO);
-    let items = grid.items();
-    let tick = tick.0;
+    let flock = Flock {
+        grid,
+        params,
+        radius: *radius,
+        rng: &rng,
+        tick: tick.0,
+    };
     par_chunks_mut(next, |offset, out| {
-        let mut hits = hit_buffer();
-        for (k, v) in out.iter_mut().enumerate() {
-            let me = &items[offset + k];
-            let Some(p) = &params[me.data.pop as usize] else {
+        let mut scratch = Scratch::default();
+        let end = offset + out.len();
+        flock.nudges(offset..end, &mut scratch.nudges);
+        let mut k = offset;
+        while k < end {
+            let (cx, cy) = grid.cell_of_slot(k);
+            let stop = grid.cell_slots(cx, cy).end.min(end);
+            flock.steer_cell(
+                cx,
+                cy,
+                k,
+                &mut out[k - offset..stop - offset],
+                offset,
+                &mut scratch,
+            );
+            k = stop;
+        }
+    });
+}
+
+/// What [`steer`] reads, shared by its parallel tasks.
+struct Flock<'a> {
+    grid: &'a UniformGrid<Boid>,
+    params: &'a [Option<Flocking>],
+    radius: f64,
+    rng: &'a SimRng,
+    tick: u64,
+}
+
+/// Per-task scratch of [`steer`].
+struct Scratch {
+    hits: Hits,
+    lanes: Lanes,
+    /// Flockers' random vectors for the task's slots.
+    nudges: Vec<DVec2>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            hits: hit_buffer(),
+            lanes: Lanes::default(),
+            nudges: Vec::new(),
+        }
+    }
+}
+
+impl Flock<'_> {
+    fn is_flockers(&self, item: &GridItem<Boid>) -> bool {
+        self.params[item.data.pop as usize]
+            .as_ref()
+            .is_some_and(|p| p.model == FlockingModel::Flockers)
+    }
+
+    /// The [`randomness`] of the Flockers birds in `slots` (zero for other birds), from each
+    /// bird's own stream, eight streams at a time.
+    fn nudges(&self, slots: std::ops::Range<usize>, out: &mut Vec<DVec2>) {
+        let items = &self.grid.items()[slots];
+        out.clear();
+        out.resize(items.len(), DVec2::ZERO);
+        for (birds, out) in items.chunks(8).zip(out.chunks_mut(8)) {
+            if !birds.iter().any(|b| self.is_flockers(b)) {
+                continue;
+            }
+            let ids = std::array::from_fn(|i| birds[i.min(birds.len() - 1)].id);
+            let mut rngs = self.rng.agents8(ids, self.tick, Purpose::DECIDE);
+            for ((bird, r), v) in birds.iter().zip(&mut rngs).zip(out) {
+                if self.is_flockers(bird) {
+                    *v = randomness(r);
+                }
+            }
+        }
+    }
+
+    /// Steers the birds in slots `first..first + out.len()`, all in cell `(cx, cy)`;
+    /// `s.nudges` starts at slot `task_start`.
+    ///
+    /// Every Flockers bird of a cell scans the same candidates, the cell's 3x3 block, so the
+    /// block is copied once into lanes relative to the cell's corner and each bird runs
+    /// [`flockers_sums`] over it.
+    fn steer_cell(
+        &self,
+        cx: usize,
+        cy: usize,
+        first: usize,
+        out: &mut [DVec2],
+        task_start: usize,
+        s: &mut Scratch,
+    ) {
+        let items = &self.grid.items()[first..first + out.len()];
+        let nudges = &s.nudges[first - task_start..][..out.len()];
+        let origin = DVec2::new(cx as f64, cy as f64) * self.grid.cell_size();
+        let mut block = None;
+        for ((me, v), &nudge) in items.iter().zip(out).zip(nudges) {
+            let Some(p) = &self.params[me.data.pop as usize] else {
                 continue;
             };
             *v = match p.model {
-                FlockingModel::Reynolds => reynolds(grid, me.id, me.pos, me.data.vel, p, &mut hits),
+                FlockingModel::Reynolds => {
+                    reynolds(self.grid, me.id, me.pos, me.data.vel, p, &mut s.hits)
+                }
                 FlockingModel::Flockers => {
-                    let mut r = rng.agent(me.id, tick, Purpose::DECIDE);
-                    let nudge = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
-                    flockers(grid, me.id, me.pos, me.data.vel, p, nudge, &mut hits)
+                    let ready = *block
+                        .get_or_insert_with(|| s.lanes.fill_block(self.grid, origin, self.radius));
+                    let sums = if ready {
+                        flockers_sums(&s.lanes, me.pos - origin, p.neighborhood)
+                    } else {
+                        // A torus too small for a 3x3 block of distinct cells: this bird's
+                        // own neighbours, at their nearest images.
+                        s.lanes.fill_around(self.grid, me.pos, p.neighborhood);
+                        block = None;
+                        flockers_sums(&s.lanes, DVec2::ZERO, p.neighborhood)
+                    };
+                    flockers(sums, me.data.vel, p, nudge)
                 }
             };
         }
-    });
+    }
 }
 
 fn adopt_steering(index: Res<FlockIndex>, mut birds: Query<(&AgentId, &mut Velocity), With<Bird>>) {
@@ -397,64 +514,227 @@ fn reynolds(
     v.try_normalize().unwrap_or(vel)
 }
 
-struct FlockersSums {
-    me: u32,
-    n_all: u32,
-    n_others: u32,
-    cohesion: DVec2,
-    consistency: DVec2,
-    avoidance: DVec2,
+/// Flockers' candidates in single precision, ready for SIMD lanes: positions relative to a
+/// reference point, and velocities, padded to a whole number of lanes with a point far
+/// outside any neighbourhood.
+#[derive(Default)]
+struct Lanes {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    vx: Vec<f32>,
+    vy: Vec<f32>,
 }
 
-impl Accumulate for FlockersSums {
-    #[inline(always)]
-    fn add(&mut self, other: &GridItem<Boid>, to_other: DVec2, d2: f64) {
-        // MASON measures from the other bird to this one.
-        let away = -to_other;
-        self.n_all += 1;
-        self.cohesion += away;
-        self.consistency += other.data.vel;
-        if other.id != self.me {
-            self.n_others += 1;
-            self.avoidance += away / (d2 * d2 + 1.0);
+/// Lanes of [`flockers_sums`]: candidate `j` of a block is summed in lane `j % LANES`.
+/// Changing it changes the order of every sum, hence every Flockers result.
+const LANES: usize = 8;
+
+/// Where unused lanes sit: its squared distance is finite in `f32` and beyond any radius,
+/// its fourth power overflows to infinity, so its avoidance weight is exactly zero.
+const FAR: f32 = 1e18;
+
+impl Lanes {
+    fn clear(&mut self) {
+        self.x.clear();
+        self.y.clear();
+        self.vx.clear();
+        self.vy.clear();
+    }
+
+    #[inline]
+    fn push(&mut self, rel: DVec2, vel: DVec2) {
+        self.x.push(rel.x as f32);
+        self.y.push(rel.y as f32);
+        self.vx.push(vel.x as f32);
+        self.vy.push(vel.y as f32);
+    }
+
+    fn pad(&mut self) {
+        while !self.x.len().is_multiple_of(LANES) {
+            self.push(DVec2::splat(f64::from(FAR)), DVec2::ZERO);
         }
     }
+
+    /// Every bird within `radius` of any point of the cell with corner `origin`, relative to
+    /// `origin`, in the index's run order. `false` when the torus is too small for a block
+    /// of distinct cells (nothing is filled then).
+    fn fill_block(&mut self, grid: &UniformGrid<Boid>, origin: DVec2, radius: f64) -> bool {
+        self.clear();
+        let Some(runs) = grid.runs(origin + grid.cell_size() * 0.5, radius) else {
+            return false;
+        };
+        let items = grid.items();
+        for (range, offset) in runs {
+            let run = &items[range];
+            let shift = offset - origin;
+            // One array at a time: each loop is a plain copy with a conversion.
+            self.x
+                .extend(run.iter().map(|it| (it.pos.x + shift.x) as f32));
+            self.y
+                .extend(run.iter().map(|it| (it.pos.y + shift.y) as f32));
+            self.vx.extend(run.iter().map(|it| it.data.vel.x as f32));
+            self.vy.extend(run.iter().map(|it| it.data.vel.y as f32));
+        }
+        self.pad();
+        true
+    }
+
+    /// The birds within `radius` of `center`, relative to `center`.
+    fn fill_around(&mut self, grid: &UniformGrid<Boid>, center: DVec2, radius: f64) {
+        self.clear();
+        grid.for_each_within(center, radius, |it, delta, _| self.push(delta, it.data.vel));
+        self.pad();
+    }
 }
 
-/// MASON's terms: cohesion and consistency average over the neighbourhood including the bird
-/// itself (MASON's neighbour query returns it); avoidance skips it. `nudge` is the raw random
-/// vector in [-1, 1)^2, normalised to length 0.05 as MASON does.
-fn flockers(
-    grid: &UniformGrid<Boid>,
-    me: u32,
-    pos: DVec2,
-    last: DVec2,
-    p: &Flocking,
-    nudge: DVec2,
-    hits: &mut Hits,
-) -> DVec2 {
-    let start = FlockersSums {
-        me,
-        n_all: 0,
-        n_others: 0,
-        cohesion: DVec2::ZERO,
-        consistency: DVec2::ZERO,
-        avoidance: DVec2::ZERO,
+/// Flockers' neighbourhood sums: how many birds lie within `radius` of `me` (itself
+/// included), and the sums of their offsets towards `me`, of their velocities, and of
+/// MASON's avoidance term `offset / (d^4 + 1)`.
+///
+/// In `f32` (krABMaga's precision), candidate `j` summed in lane `j % 8`, then the lanes
+/// added in order, so the result is the same on every CPU and thread count. The bird itself
+/// is among the candidates: it adds one to the count and its own velocity to the
+/// consistency sum (MASON's query returns it too), and exactly zero to the offset sums.
+struct FlockersSums {
+    n: f64,
+    away: DVec2,
+    vel: DVec2,
+    avoid: DVec2,
+}
+
+/// One SIMD vector of `f32` lanes.
+trait Vector:
+    Copy
+    + std::ops::Add<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::BitAnd<Output = Self>
+{
+    fn splat(x: f32) -> Self;
+    fn load(from: &[f32]) -> Self;
+    fn at_most(self, limit: Self) -> Self;
+    fn store(self, to: &mut [f32]);
+}
+
+macro_rules! vector {
+    ($t:ty, $w:literal) => {
+        impl Vector for $t {
+            #[inline(always)]
+            fn splat(x: f32) -> Self {
+                <$t>::splat(x)
+            }
+            #[inline(always)]
+            fn load(from: &[f32]) -> Self {
+                <$t>::new(from[..$w].try_into().expect("a whole vector"))
+            }
+            #[inline(always)]
+            fn at_most(self, limit: Self) -> Self {
+                self.simd_le(limit)
+            }
+            #[inline(always)]
+            fn store(self, to: &mut [f32]) {
+                to[..$w].copy_from_slice(&self.to_array());
+            }
+        }
     };
-    let mut s = gather(grid, pos, p.neighborhood, start, hits);
-    if s.n_all > 0 {
-        s.cohesion /= f64::from(s.n_all);
-        s.consistency /= f64::from(s.n_all);
+}
+vector!(f32x4, 4);
+vector!(f32x8, 8);
+
+/// The seven per-lane sums of [`flockers_sums`]: count, offsets x and y, velocities x and
+/// y, avoidance x and y.
+type LaneSums = [[f32; LANES]; 7];
+
+/// Lanes `first..first + V::WIDTH` of [`flockers_sums`]'s per-lane sums. Eight lanes in one
+/// vector where the target has 256-bit registers; two passes of four otherwise, since the
+/// seven eight-lane accumulators spill the sixteen 128-bit registers (measured 1.5x
+/// slower). Each lane sees the same candidates in the same order either way.
+#[inline(always)]
+fn lane_sums<V: Vector>(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneSums) {
+    let (px, py, r2, one) = (
+        V::splat(me[0]),
+        V::splat(me[1]),
+        V::splat(r2),
+        V::splat(1.0),
+    );
+    let zero = V::splat(0.0);
+    let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [zero; 7];
+    let len = lanes.x.len();
+    let (xs, ys, us, vs) = (
+        &lanes.x[..len],
+        &lanes.y[..len],
+        &lanes.vx[..len],
+        &lanes.vy[..len],
+    );
+    for i in (first..len).step_by(LANES) {
+        let (x, y, u, v) = (
+            V::load(&xs[i..]),
+            V::load(&ys[i..]),
+            V::load(&us[i..]),
+            V::load(&vs[i..]),
+        );
+        let ox = px - x;
+        let oy = py - y;
+        let d2 = ox * ox + oy * oy;
+        let hit = d2.at_most(r2);
+        n += hit & one;
+        ax += hit & ox;
+        ay += hit & oy;
+        vx += hit & u;
+        vy += hit & v;
+        let w = hit & (one / (d2 * d2 + one));
+        wx += ox * w;
+        wy += oy * w;
     }
-    if s.n_others > 0 {
-        s.avoidance /= f64::from(s.n_others);
+    for (sum, to) in [n, ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
+        sum.store(&mut to[first..]);
     }
-    let cohesion = -s.cohesion / 10.0;
-    let avoidance = s.avoidance * 400.0;
-    let randomness = nudge.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05);
+}
+
+#[inline]
+fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
+    let me = [me.x as f32, me.y as f32];
+    let r = radius as f32;
+    let mut sums: LaneSums = [[0.0; LANES]; 7];
+    if cfg!(target_feature = "avx") {
+        lane_sums::<f32x8>(lanes, me, r * r, 0, &mut sums);
+    } else {
+        lane_sums::<f32x4>(lanes, me, r * r, 0, &mut sums);
+        lane_sums::<f32x4>(lanes, me, r * r, 4, &mut sums);
+    }
+    // A fixed pairwise tree: three dependent additions rather than eight.
+    let total = |k: usize| {
+        let l = &sums[k];
+        let quad = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+        f64::from((quad[0] + quad[2]) + (quad[1] + quad[3]))
+    };
+    FlockersSums {
+        n: total(0),
+        away: DVec2::new(total(1), total(2)),
+        vel: DVec2::new(total(3), total(4)),
+        avoid: DVec2::new(total(5), total(6)),
+    }
+}
+
+/// MASON's random term: a uniform vector in [-1, 1)^2 normalised to length 0.05.
+fn randomness(r: &mut AgentRng) -> DVec2 {
+    let raw = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
+    raw.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05)
+}
+
+/// MASON's update from the neighbourhood sums: cohesion and consistency average over the
+/// neighbourhood including the bird itself, avoidance over the others. `randomness` is the
+/// bird's [`randomness`] vector.
+fn flockers(s: FlockersSums, last: DVec2, p: &Flocking, randomness: DVec2) -> DVec2 {
+    let n = s.n.max(1.0);
+    let cohesion = -(s.away / n) / 10.0;
+    let consistency = s.vel / n;
+    let avoidance = s.avoid / (s.n - 1.0).max(1.0) * 400.0;
     let d = p.cohesion * cohesion
         + p.avoidance * avoidance
-        + p.consistency * s.consistency
+        + p.consistency * consistency
         + p.randomness * randomness
         + p.momentum * last;
     let len = d.length();
@@ -539,6 +819,19 @@ mod tests {
         assert!((got - want).length() < 1e-12, "{got} vs {want}");
     }
 
+    /// Flockers' sums for the bird at `me` the way [`steer`] computes them.
+    fn sums_at(g: &UniformGrid<Boid>, me: DVec2, radius: f64) -> FlockersSums {
+        let mut lanes = Lanes::default();
+        let cell = (me / g.cell_size()).floor();
+        let origin = cell * g.cell_size();
+        if lanes.fill_block(g, origin, radius) {
+            flockers_sums(&lanes, me - origin, radius)
+        } else {
+            lanes.fill_around(g, me, radius);
+            flockers_sums(&lanes, DVec2::ZERO, radius)
+        }
+    }
+
     #[test]
     fn flockers_by_hand() {
         let birds = [(50.0, 50.0, 0.1, 0.0), (52.0, 50.0, 0.0, 0.3)];
@@ -546,25 +839,96 @@ mod tests {
             model: FlockingModel::Flockers,
             ..Flocking::default()
         };
-        let nudge = DVec2::new(0.6, -0.8);
-        let got = flockers(
-            &grid(&birds, 10.0),
-            0,
-            DVec2::new(50.0, 50.0),
-            DVec2::new(0.1, 0.0),
-            &p,
-            nudge,
-            &mut hit_buffer(),
-        );
+        let randomness = DVec2::new(0.6, -0.8) * 0.05;
+        let sums = sums_at(&grid(&birds, 10.0), DVec2::new(50.0, 50.0), 10.0);
+        let got = flockers(sums, DVec2::new(0.1, 0.0), &p, randomness);
         // Cohesion over {self, other}: mean of (0,0) and (-2,0) = (-1,0); scaled by -1/10.
         let cohesion = DVec2::new(0.1, 0.0);
         let consistency = DVec2::new(0.05, 0.15);
         // Avoidance over the other bird only: (-2,0) / (16 + 1) * 400.
         let avoidance = DVec2::new(-2.0 / 17.0 * 400.0, 0.0);
-        let randomness = nudge * 0.05;
         let d = cohesion + avoidance + consistency + randomness + DVec2::new(0.1, 0.0);
         let want = d / d.length() * 0.7;
-        assert!((got - want).length() < 1e-12, "{got} vs {want}");
+        // Sums run in single precision.
+        assert!((got - want).length() < 1e-6, "{got} vs {want}");
+    }
+
+    /// The sums in double precision over every pair, at the nearest torus image.
+    fn brute_force(birds: &[(f64, f64, f64, f64)], size: f64, me: usize, r: f64) -> [f64; 7] {
+        let image = |d: f64| d - size * (d / size).round();
+        let (mx, my, ..) = birds[me];
+        let mut s = [0.0; 7];
+        for &(x, y, vx, vy) in birds {
+            let (ox, oy) = (image(mx - x), image(my - y));
+            let d2 = ox * ox + oy * oy;
+            if d2 <= r * r {
+                let w = 1.0 / (d2 * d2 + 1.0);
+                for (acc, v) in s.iter_mut().zip([1.0, ox, oy, vx, vy, ox * w, oy * w]) {
+                    *acc += v;
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn lane_sums_match_brute_force_on_large_and_small_tori() {
+        let mut rng = SimRng::new(3).agent(0, 0, Purpose::DECIDE);
+        // 100x100 has 10x10 cells (3x3 blocks); 100x100 with radius 40 has 2x2 cells, so
+        // blocks would repeat cells and each bird gathers its own neighbours instead.
+        for radius in [10.0, 40.0] {
+            let birds: Vec<_> = (0..400)
+                .map(|_| {
+                    let mut u = || rng.unit_f64();
+                    (u() * 100.0, u() * 100.0, u() - 0.5, u() - 0.5)
+                })
+                .collect();
+            let g = grid(&birds, radius);
+            for me in (0..birds.len()).step_by(7) {
+                let got = sums_at(&g, DVec2::new(birds[me].0, birds[me].1), radius);
+                let got = [
+                    got.n,
+                    got.away.x,
+                    got.away.y,
+                    got.vel.x,
+                    got.vel.y,
+                    got.avoid.x,
+                    got.avoid.y,
+                ];
+                let want = brute_force(&birds, 100.0, me, radius);
+                for (g, w) in got.iter().zip(want) {
+                    assert!(
+                        (g - w).abs() <= 1e-3 * w.abs().max(1.0),
+                        "{got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eight_lanes_equal_two_passes_of_four_bit_for_bit() {
+        let mut rng = SimRng::new(8).agent(0, 0, Purpose::DECIDE);
+        let mut lanes = Lanes::default();
+        for _ in 0..157 {
+            let mut u = || rng.unit_f64() * 30.0 - 10.0;
+            lanes.push(DVec2::new(u(), u()), DVec2::new(u(), u()));
+        }
+        lanes.pad();
+        let me = [4.5, 7.25];
+        let mut wide = [[0.0; LANES]; 7];
+        lane_sums::<f32x8>(&lanes, me, 100.0, 0, &mut wide);
+        let mut narrow = [[0.0; LANES]; 7];
+        lane_sums::<f32x4>(&lanes, me, 100.0, 0, &mut narrow);
+        lane_sums::<f32x4>(&lanes, me, 100.0, 4, &mut narrow);
+        assert_eq!(
+            wide.map(|l| l.map(f32::to_bits)),
+            narrow.map(|l| l.map(f32::to_bits))
+        );
+        assert!(
+            wide[0].iter().sum::<f32>() > 10.0,
+            "the test block has hits"
+        );
     }
 
     #[test]

@@ -150,10 +150,26 @@ impl<T: Copy> UniformGrid<T> {
         }
     }
 
+    /// The size of one cell (`width / nx`, `height / ny`).
+    pub fn cell_size(&self) -> DVec2 {
+        DVec2::new(self.cell_w, self.cell_h)
+    }
+
+    /// The cell that holds slot `k` of [`UniformGrid::items`] (`k < len()`).
+    pub fn cell_of_slot(&self, k: usize) -> (usize, usize) {
+        let c = self.starts.partition_point(|&s| s as usize <= k) - 1;
+        (c % self.nx, c / self.nx)
+    }
+
+    /// The slots of [`UniformGrid::items`] that cell `(cx, cy)` holds.
+    pub fn cell_slots(&self, cx: usize, cy: usize) -> std::ops::Range<usize> {
+        let c = cy * self.nx + cx;
+        self.starts[c] as usize..self.starts[c + 1] as usize
+    }
+
     #[inline]
     fn cell_slice(&self, cx: usize, cy: usize) -> &[GridItem<T>] {
-        let c = cy * self.nx + cx;
-        &self.items[self.starts[c] as usize..self.starts[c + 1] as usize]
+        &self.items[self.cell_slots(cx, cy)]
     }
 
     /// Calls `f(item, delta, distance_squared)` for every item within `radius` of `center`
