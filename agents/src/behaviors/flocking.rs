@@ -263,21 +263,20 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
     };
     par_chunks_mut(next, |offset, out| {
         let mut scratch = Scratch::default();
-        let end = offset + out.len();
-        flock.nudges(offset..end, &mut scratch.nudges);
-        let mut k = offset;
-        while k < end {
-            let (cx, cy) = grid.cell_of_slot(k);
-            let stop = grid.cell_slots(cx, cy).end.min(end);
-            flock.steer_cell(
-                cx,
-                cy,
-                k,
-                &mut out[k - offset..stop - offset],
-                offset,
-                &mut scratch,
-            );
-            k = stop;
+        // Random vectors for a few thousand birds at a time keep the scratch small at 1M
+        // birds; a cell split between two pieces just fills its block twice.
+        for (piece, out) in out.chunks_mut(4096).enumerate() {
+            let start = offset + 4096 * piece;
+            let end = start + out.len();
+            flock.nudges(start..end, &mut scratch.nudges);
+            let mut k = start;
+            while k < end {
+                let (cx, cy) = grid.cell_of_slot(k);
+                let stop = grid.cell_slots(cx, cy).end.min(end);
+                let part = &mut out[k - start..stop - start];
+                flock.steer_cell(cx, cy, k, part, start, &mut scratch);
+                k = stop;
+            }
         }
     });
 }
