@@ -16,3 +16,6 @@ cargo build --locked -p agora-cli
 slurm_test=(env AGORA_BIN=target/debug/agora tools/slurm/slurm-test.sh
   scenarios/sweeps/flockers_noise_density.ron 4)
 if [ "$(id -u)" = 0 ]; then "${slurm_test[@]}"; else sudo "${slurm_test[@]}"; fi
+
+# CPU tier (a few minutes): the same outputs from a build for AVX2 machines.
+tools/ci/cpu-levels.sh target/debug/agora
