@@ -727,17 +727,18 @@ fn randomness(r: &mut AgentRng) -> DVec2 {
 /// neighbourhood including the bird itself, avoidance over the others. `randomness` is the
 /// bird's [`randomness`] vector.
 fn flockers(s: FlockersSums, last: DVec2, p: &Flocking, randomness: DVec2) -> DVec2 {
-    let n = s.n.max(1.0);
-    let cohesion = -(s.away / n) / 10.0;
-    let consistency = s.vel / n;
-    let avoidance = s.avoid / (s.n - 1.0).max(1.0) * 400.0;
+    // Reciprocals rather than a division per component: divisions dominated this function.
+    let per_bird = 1.0 / s.n.max(1.0);
+    let cohesion = s.away * (-0.1 * per_bird);
+    let consistency = s.vel * per_bird;
+    let avoidance = s.avoid * (400.0 / (s.n - 1.0).max(1.0));
     let d = p.cohesion * cohesion
         + p.avoidance * avoidance
         + p.consistency * consistency
         + p.randomness * randomness
         + p.momentum * last;
     let len = d.length();
-    if len > 0.0 { d / len * p.jump } else { d }
+    if len > 0.0 { d * (p.jump / len) } else { d }
 }
 
 fn fly(
