@@ -70,15 +70,13 @@ fn rebuild_spatial_index(
     agents: Query<'_, '_, (Entity, &AgentId, &Position)>,
 ) {
     let index = &mut *index;
-    index.grid.rebuild(
-        &space,
-        index.radius,
+    index.grid.rebuild_with(&space, index.radius, || {
         agents.iter().map(|(e, id, p)| GridItem {
             pos: p.0,
             id: id.0,
             data: e,
-        }),
-    );
+        })
+    });
 }
 
 /// Blocked cells of a grid world.

@@ -218,9 +218,7 @@ fn index_flock(
     birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Bird>>,
 ) {
     let index = &mut *index;
-    index.grid.rebuild(
-        &space,
-        index.radius,
+    index.grid.rebuild_with(&space, index.radius, || {
         birds.iter().map(|(id, pop, p, v)| GridItem {
             pos: p.0,
             id: id.0,
@@ -228,8 +226,8 @@ fn index_flock(
                 vel: v.0,
                 pop: pop.0,
             },
-        }),
-    );
+        })
+    });
     let max_id = index
         .grid
         .items()

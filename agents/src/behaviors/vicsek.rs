@@ -107,16 +107,14 @@ fn index_particles(
     particles: Query<(&AgentId, &Position, &Velocity), With<Vicsek>>,
 ) {
     let index = &mut *index;
-    index.grid.rebuild(
-        &space,
-        index.radius,
+    index.grid.rebuild_with(&space, index.radius, || {
         particles.iter().map(|(id, p, v)| GridItem {
             pos: p.0,
             id: id.0,
             // A particle at speed 0 still has a direction to contribute: keep +x.
             data: v.0.try_normalize().unwrap_or(DVec2::X),
-        }),
-    );
+        })
+    });
 }
 
 fn align(

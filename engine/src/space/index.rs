@@ -35,6 +35,8 @@ pub struct UniformGrid<T> {
     items: Vec<GridItem<T>>,
     /// Rebuild scratch: each item's destination slot.
     dest: Vec<u32>,
+    /// Rebuild scratch: the next free slot of each cell.
+    cursor: Vec<u32>,
 }
 
 impl<T: Copy> Default for UniformGrid<T> {
@@ -57,6 +59,7 @@ impl<T: Copy> UniformGrid<T> {
             starts: vec![0, 0],
             items: Vec::new(),
             dest: Vec::new(),
+            cursor: Vec::new(),
         }
     }
 
@@ -93,51 +96,13 @@ impl<T: Copy> UniformGrid<T> {
         if !self.items.is_sorted_by_key(|it| it.id) {
             self.items.sort_unstable_by_key(|it| it.id);
         }
-        self.torus = space.is_torus();
-        self.width = space.width;
-        self.height = space.height;
-        // Cells no smaller than the query radius keep queries to a 3x3 block; the cap keeps
-        // memory proportional to the number of agents when the radius is tiny.
-        let max_cells = (4 * self.items.len()).max(1024) as f64;
-        let size = cell_size.max(f64::MIN_POSITIVE);
-        let mut nx = ((space.width / size).floor()).max(1.0);
-        let mut ny = ((space.height / size).floor()).max(1.0);
-        if nx * ny > max_cells {
-            let shrink = (nx * ny / max_cells).sqrt();
-            nx = (nx / shrink).floor().max(1.0);
-            ny = (ny / shrink).floor().max(1.0);
-        }
-        self.nx = nx as usize;
-        self.ny = ny as usize;
-        self.cell_w = space.width / nx;
-        self.cell_h = space.height / ny;
-        let ncells = self.nx * self.ny;
-
-        self.starts.clear();
-        self.starts.resize(ncells + 1, 0);
-        self.dest.clear();
-        for it in &self.items {
-            let c = cell_index(it.pos, self.cell_w, self.cell_h, self.nx, self.ny);
-            self.dest.push(c as u32);
-            self.starts[c + 1] += 1;
-        }
-        for c in 0..ncells {
-            self.starts[c + 1] += self.starts[c];
-        }
-        // Stable counting sort: a running cursor per cell, in input (agent id) order, gives
-        // each item its destination...
-        for d in self.dest.iter_mut() {
-            let slot = self.starts[*d as usize];
-            self.starts[*d as usize] += 1;
-            *d = slot;
-        }
-        // ...the cursors advanced each start to the next cell's start; shift back...
-        for c in (1..=ncells).rev() {
-            self.starts[c] = self.starts[c - 1];
-        }
-        self.starts[0] = 0;
-        // ...and the permutation is applied in place (each swap puts one item in its final
-        // slot), so the index never holds a second copy of the agents.
+        let ncells = self.layout(space, cell_size, self.items.len());
+        let items = std::mem::take(&mut self.items);
+        self.count_cells(ncells, items.iter().map(|it| it.pos));
+        self.items = items;
+        self.assign_slots(ncells);
+        // The permutation is applied in place (each swap puts one item in its final slot), so
+        // the index never holds a second copy of the agents.
         for i in 0..self.items.len() {
             loop {
                 let d = self.dest[i] as usize;
@@ -147,6 +112,74 @@ impl<T: Copy> UniformGrid<T> {
                 self.items.swap(i, d);
                 self.dest.swap(i, d);
             }
+        }
+    }
+
+    /// Like [`UniformGrid::rebuild`], for a source that can be iterated twice (a query, a
+    /// slice): the first pass finds each item's cell, the second writes each item straight to
+    /// its slot. Same result as `rebuild`, but without `rebuild`'s in-place permutation,
+    /// whose swaps form one long chain of dependent cache misses (70% of a rebuild at 1M
+    /// items); independent stores overlap. Both passes must yield the same items in the same
+    /// order.
+    pub fn rebuild_with<I: Iterator<Item = GridItem<T>>>(
+        &mut self,
+        space: &Space,
+        cell_size: f64,
+        source: impl Fn() -> I,
+    ) {
+        let n = match source().size_hint() {
+            (lo, Some(hi)) if lo == hi => lo,
+            _ => source().count(),
+        };
+        let ncells = self.layout(space, cell_size, n);
+        self.count_cells(ncells, source().map(|it| it.pos));
+        self.assign_slots(ncells);
+        self.items.clear();
+        let Some(first) = source().next() else {
+            return;
+        };
+        self.items.resize(self.dest.len(), first);
+        let mut last_id = None;
+        let mut sorted = true;
+        for (it, &slot) in source().zip(&self.dest) {
+            sorted &= last_id.is_none_or(|last| last < it.id);
+            last_id = Some(it.id);
+            self.items[slot as usize] = it;
+        }
+        if !sorted {
+            // Cells keep agent-id order, as `rebuild` gives.
+            for c in 0..ncells {
+                let cell = self.starts[c] as usize..self.starts[c + 1] as usize;
+                self.items[cell].sort_unstable_by_key(|it| it.id);
+            }
+        }
+    }
+
+    /// Fills `dest` with the cell of each position and `starts` with the first slot of
+    /// each cell.
+    fn count_cells(&mut self, ncells: usize, positions: impl Iterator<Item = DVec2>) {
+        self.starts.clear();
+        self.starts.resize(ncells + 1, 0);
+        self.dest.clear();
+        for pos in positions {
+            let c = cell_index(pos, self.cell_w, self.cell_h, self.nx, self.ny);
+            self.dest.push(c as u32);
+            self.starts[c + 1] += 1;
+        }
+        for c in 0..ncells {
+            self.starts[c + 1] += self.starts[c];
+        }
+    }
+
+    /// Turns `dest` from cells into slots: a stable counting sort (a running cursor per
+    /// cell, in input order).
+    fn assign_slots(&mut self, ncells: usize) {
+        self.cursor.clear();
+        self.cursor.extend_from_slice(&self.starts[..ncells]);
+        for d in self.dest.iter_mut() {
+            let slot = self.cursor[*d as usize];
+            self.cursor[*d as usize] += 1;
+            *d = slot;
         }
     }
 
@@ -165,6 +198,29 @@ impl<T: Copy> UniformGrid<T> {
     pub fn cell_slots(&self, cx: usize, cy: usize) -> std::ops::Range<usize> {
         let c = cy * self.nx + cx;
         self.starts[c] as usize..self.starts[c + 1] as usize
+    }
+
+    /// Sets the cell grid for `n` items; returns the number of cells.
+    fn layout(&mut self, space: &Space, cell_size: f64, n: usize) -> usize {
+        self.torus = space.is_torus();
+        self.width = space.width;
+        self.height = space.height;
+        // Cells no smaller than the query radius keep queries to a 3x3 block; the cap keeps
+        // memory proportional to the number of agents when the radius is tiny.
+        let max_cells = (4 * n).max(1024) as f64;
+        let size = cell_size.max(f64::MIN_POSITIVE);
+        let mut nx = ((space.width / size).floor()).max(1.0);
+        let mut ny = ((space.height / size).floor()).max(1.0);
+        if nx * ny > max_cells {
+            let shrink = (nx * ny / max_cells).sqrt();
+            nx = (nx / shrink).floor().max(1.0);
+            ny = (ny / shrink).floor().max(1.0);
+        }
+        self.nx = nx as usize;
+        self.ny = ny as usize;
+        self.cell_w = space.width / nx;
+        self.cell_h = space.height / ny;
+        self.nx * self.ny
     }
 
     #[inline]
@@ -563,6 +619,29 @@ mod tests {
                 want.sort_by_key(|x| x.0);
                 prop_assert_eq!(got, want);
             }
+        }
+
+        #[test]
+        fn rebuild_with_equals_rebuild(
+            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0, 0u32..1000), 0..200),
+            cell in 0.5f64..20.0,
+            torus in any::<bool>(),
+        ) {
+            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
+            // Unique ids in input order (often not ascending), as agents have.
+            let mut seen = std::collections::HashSet::new();
+            let items: Vec<GridItem<u32>> = pts
+                .iter()
+                .filter(|p| seen.insert(p.2))
+                .map(|&(x, y, id)| GridItem { pos: DVec2::new(x, y), id, data: id * 7 })
+                .collect();
+            let mut a = UniformGrid::new();
+            a.rebuild(&s, cell, items.iter().copied());
+            let mut b = UniformGrid::new();
+            b.rebuild_with(&s, cell, || items.iter().copied());
+            prop_assert_eq!(a.items(), b.items());
+            prop_assert_eq!(&a.starts, &b.starts);
+            prop_assert_eq!(a.dims(), b.dims());
         }
 
         #[test]
