@@ -50,6 +50,9 @@ const GOLDEN: &[(&str, &str, &str)] = &[
     ("scenarios/flocking.ron", "40", "e75fb0ddef65ee18"),
     ("scenarios/schelling.ron", "10", "52f8abaf450c90d0"),
     ("scenarios/random_walk.ron", "30", "92e5d260212bf779"),
+    // Large enough for the parallel paths that only run above a size threshold (the index
+    // rebuild stores items from one task per thread).
+    ("scenarios/flockers_100k.ron", "3", "640bde754893f3e8"),
 ];
 
 #[test]

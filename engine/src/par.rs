@@ -23,8 +23,35 @@ pub fn par_chunks_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut [T]) + Sen
     data.par_chunk_map_mut(pool, chunk, |index, part| f(index * chunk, part));
 }
 
+/// Calls `f(offset, part)` for one part of `data` per compute-pool thread, in parallel (one
+/// call with all of `data` when the pool has one thread). For passes where every part
+/// scans a shared input and keeps what falls in its own range, so more parts than threads
+/// would only repeat the scan.
+pub fn par_parts_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut [T]) + Send + Sync) {
+    let pool = ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(1).build());
+    let threads = pool.thread_num();
+    if threads <= 1 || data.len() < 65_536 {
+        f(0, data);
+        return;
+    }
+    let part = data.len().div_ceil(threads);
+    let mut data = data;
+    data.par_chunk_map_mut(pool, part, |index, chunk| f(index * part, chunk));
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parts_cover_the_slice_once_with_their_offsets() {
+        let mut v = vec![0usize; 200_000];
+        super::par_parts_mut(&mut v, |offset, part| {
+            for (i, x) in part.iter_mut().enumerate() {
+                *x += offset + i;
+            }
+        });
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i));
+    }
+
     #[test]
     fn every_element_is_visited_once_with_its_offset() {
         let mut v = vec![0usize; 5000];

@@ -98,7 +98,7 @@ impl<T: Copy> UniformGrid<T> {
         }
         let ncells = self.layout(space, cell_size, self.items.len());
         let items = std::mem::take(&mut self.items);
-        self.count_cells(ncells, items.iter().map(|it| it.pos));
+        self.count_cells(ncells, items.iter().map(|it| (it.pos, it.id)));
         self.items = items;
         self.assign_slots(ncells);
         // The permutation is applied in place (each swap puts one item in its final slot), so
@@ -125,27 +125,33 @@ impl<T: Copy> UniformGrid<T> {
         &mut self,
         space: &Space,
         cell_size: f64,
-        source: impl Fn() -> I,
-    ) {
+        source: impl Fn() -> I + Sync,
+    ) where
+        T: Send + Sync,
+    {
         let n = match source().size_hint() {
             (lo, Some(hi)) if lo == hi => lo,
             _ => source().count(),
         };
         let ncells = self.layout(space, cell_size, n);
-        self.count_cells(ncells, source().map(|it| it.pos));
+        let sorted = self.count_cells(ncells, source().map(|it| (it.pos, it.id)));
         self.assign_slots(ncells);
         self.items.clear();
         let Some(first) = source().next() else {
             return;
         };
         self.items.resize(self.dest.len(), first);
-        let mut last_id = None;
-        let mut sorted = true;
-        for (it, &slot) in source().zip(&self.dest) {
-            sorted &= last_id.is_none_or(|last| last < it.id);
-            last_id = Some(it.id);
-            self.items[slot as usize] = it;
-        }
+        // With several threads, each stores the items whose slots fall in its own part.
+        let dest = &self.dest;
+        crate::par::par_parts_mut(&mut self.items, |offset, part| {
+            let end = offset + part.len();
+            for (it, &slot) in source().zip(dest) {
+                let slot = slot as usize;
+                if (offset..end).contains(&slot) {
+                    part[slot - offset] = it;
+                }
+            }
+        });
         if !sorted {
             // Cells keep agent-id order, as `rebuild` gives.
             for c in 0..ncells {
@@ -155,20 +161,25 @@ impl<T: Copy> UniformGrid<T> {
         }
     }
 
-    /// Fills `dest` with the cell of each position and `starts` with the first slot of
-    /// each cell.
-    fn count_cells(&mut self, ncells: usize, positions: impl Iterator<Item = DVec2>) {
+    /// Fills `dest` with the cell of each item and `starts` with the first slot of each
+    /// cell; returns whether the ids came in ascending order.
+    fn count_cells(&mut self, ncells: usize, items: impl Iterator<Item = (DVec2, u32)>) -> bool {
         self.starts.clear();
         self.starts.resize(ncells + 1, 0);
         self.dest.clear();
-        for pos in positions {
+        let mut last = None;
+        let mut sorted = true;
+        for (pos, id) in items {
             let c = cell_index(pos, self.cell_w, self.cell_h, self.nx, self.ny);
             self.dest.push(c as u32);
             self.starts[c + 1] += 1;
+            sorted &= last.is_none_or(|last| last < id);
+            last = Some(id);
         }
         for c in 0..ncells {
             self.starts[c + 1] += self.starts[c];
         }
+        sorted
     }
 
     /// Turns `dest` from cells into slots: a stable counting sort (a running cursor per
