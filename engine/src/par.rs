@@ -10,17 +10,14 @@ use bevy_tasks::{ComputeTaskPool, ParallelSliceMut, TaskPoolBuilder};
 /// Results cannot depend on scheduling as long as `f` writes only its own chunk and reads
 /// only data that no chunk writes.
 pub fn par_chunks_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut [T]) + Send + Sync) {
-    let pool = ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(1).build());
-    let threads = pool.thread_num();
-    if threads <= 1 || data.len() < 1024 {
-        f(0, data);
-        return;
-    }
     // A few chunks per thread balances uneven work (dense flocks) without paying the
     // per-task cost on tiny chunks.
-    let chunk = data.len().div_ceil(threads * 4).max(256);
-    let mut data = data;
-    data.par_chunk_map_mut(pool, chunk, |index, part| f(index * chunk, part));
+    split(
+        data,
+        1024,
+        |len, threads| len.div_ceil(threads * 4).max(256),
+        f,
+    );
 }
 
 /// Calls `f(offset, part)` for one part of `data` per compute-pool thread, in parallel (one
@@ -28,15 +25,26 @@ pub fn par_chunks_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut [T]) + Sen
 /// scans a shared input and keeps what falls in its own range, so more parts than threads
 /// would only repeat the scan.
 pub fn par_parts_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut [T]) + Send + Sync) {
+    split(data, 65_536, |len, threads| len.div_ceil(threads), f);
+}
+
+/// Runs `f` on chunks of `chunk(len, threads)` elements, or once on all of `data` when the
+/// pool has one thread or `data` is shorter than `serial_below`.
+fn split<T: Send>(
+    data: &mut [T],
+    serial_below: usize,
+    chunk: impl Fn(usize, usize) -> usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
     let pool = ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(1).build());
     let threads = pool.thread_num();
-    if threads <= 1 || data.len() < 65_536 {
+    if threads <= 1 || data.len() < serial_below {
         f(0, data);
         return;
     }
-    let part = data.len().div_ceil(threads);
+    let size = chunk(data.len(), threads);
     let mut data = data;
-    data.par_chunk_map_mut(pool, part, |index, chunk| f(index * part, chunk));
+    data.par_chunk_map_mut(pool, size, |index, part| f(index * size, part));
 }
 
 #[cfg(test)]
