@@ -1,18 +1,12 @@
 //! The `agora` binary as a user runs it: run folders, validation, listing, and bad input
 //! that must give a clear error and exit code 2, never a panic.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-fn agora() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora"));
-    cmd.current_dir(repo_root());
-    cmd
-}
+mod common;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::agora;
 
 fn run(args: &[&str]) -> Output {
     agora()

@@ -7,23 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-fn agora_run(out: &Path, scenario: &str, extra: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .current_dir(repo_root())
-        .args(["run", scenario, "--out", out.to_str().unwrap(), "-q"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{scenario} {extra:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use common::{agora_run_to, repo_root};
 
 /// Every `scenarios/conflicts/<scenario>/<file>.ron`, sorted.
 fn conflict_scenarios() -> Vec<String> {
@@ -82,7 +68,7 @@ fn every_policy_runs_on_every_scenario_and_the_metrics_land_in_the_outputs() {
     }
     for (i, file) in files.iter().enumerate() {
         let out = dir.path().join(format!("run{i}"));
-        agora_run(
+        agora_run_to(
             &out,
             file,
             &[
@@ -194,7 +180,7 @@ fn conflict_runs_are_identical_at_any_thread_count() {
             .iter()
             .map(|t| {
                 let out = dir.path().join(format!("{i}-t{t}"));
-                agora_run(
+                agora_run_to(
                     &out,
                     scenario,
                     &[
@@ -229,8 +215,7 @@ fn conflict_runs_are_identical_at_any_thread_count() {
 fn the_policy_comparison_sweep_runs_every_policy() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .current_dir(repo_root())
+    let o = common::agora()
         .args([
             "sweep",
             "scenarios/sweeps/conflict_policies.ron",
@@ -276,7 +261,7 @@ fn token_and_negotiation_talk_over_the_bus_deterministically() {
             .iter()
             .map(|t| {
                 let out = dir.path().join(format!("{}-t{t}", file.replace('/', "_")));
-                agora_run(&out, file, &["--ticks", "200", "--threads", t]);
+                agora_run_to(&out, file, &["--ticks", "200", "--threads", t]);
                 out
             })
             .collect();
@@ -330,10 +315,10 @@ fn every_policy_completes_trips_in_the_corridor() {
     ] {
         let file = format!("scenarios/conflicts/corridor/{policy}.ron");
         let out = dir.path().join(format!("{policy}-t4"));
-        agora_run(&out, &file, &["--threads", "4"]);
+        agora_run_to(&out, &file, &["--threads", "4"]);
         if policy == "token" || policy == "negotiation" {
             let one = dir.path().join(format!("{policy}-t1"));
-            agora_run(&one, &file, &["--threads", "1"]);
+            agora_run_to(&one, &file, &["--threads", "1"]);
             for f in ["metrics.csv", "summary.json"] {
                 assert!(
                     read(&one, f) == read(&out, f),

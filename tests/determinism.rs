@@ -4,29 +4,10 @@
 //! Each thread count runs in its own `agora run` process because bevy's compute pool is a
 //! process-wide global sized once.
 
+mod common;
+
+use common::agora_run;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs a scenario and returns the run folder.
-fn agora_run(dir: &Path, name: &str, scenario: &str, extra: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .current_dir(repo_root())
-        .args(["run", scenario, "--out", out.to_str().unwrap(), "-q"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{scenario} {extra:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
 
 fn digest(run: &Path) -> String {
     let m: serde_json::Value =

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::repo_root;
+
 fn agora() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora"));
-    cmd.current_dir(repo_root());
+    let mut cmd = common::agora();
     // A stray launcher environment must not turn a test into a shard.
     for var in [
         "SLURM_ARRAY_TASK_ID",
@@ -28,10 +31,6 @@ fn agora() -> Command {
         cmd.env_remove(var);
     }
     cmd
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn run(args: &[&str]) -> Output {

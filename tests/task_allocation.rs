@@ -11,12 +11,11 @@ use agora_engine::task::{Task, TaskBoard, TaskState, TaskStatus, Worker};
 use agora_engine::{AgentId, MemorySink, Scenario, Sim, SimOptions};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+
+use common::{agora, agora_run, repo_root};
 
 fn load(file: &str, overrides: &[&str]) -> Scenario {
     let registry = agora_agents::registry();
@@ -373,22 +372,6 @@ fn reinforced_thresholds_specialise_workers() {
         learned > fixed + 0.2,
         "reinforced {learned} vs fixed {fixed}"
     );
-}
-
-fn agora_run(dir: &Path, name: &str, scenario: &str, extra: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .current_dir(repo_root())
-        .args(["run", scenario, "--out", out.to_str().unwrap(), "-q"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{scenario}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
 }
 
 #[test]
@@ -788,7 +771,7 @@ fn the_protocol_sweep_runs_and_reports() {
     let sweep = dir.path().join("small.ron");
     std::fs::write(&sweep, small).unwrap();
     let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+    let o = agora()
         .args([
             "sweep",
             sweep.to_str().unwrap(),
@@ -818,7 +801,7 @@ fn the_protocol_sweep_runs_and_reports() {
     for p in PROTOCOLS {
         assert!(rows.iter().any(|r| r[proto] == *p), "{p} missing");
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+    let o = agora()
         .args([
             "report",
             out.to_str().unwrap(),

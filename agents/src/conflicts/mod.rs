@@ -41,6 +41,20 @@ pub(crate) mod slot {
     pub const VOTE: u32 = 5;
 }
 
+/// Gives every population's agents a bus for `P`: policies that resolve conflicts by
+/// messages (token, negotiation) talk with whoever is in conflict, whatever its behavior.
+pub(crate) fn messaging_for_everyone<P: agora_engine::comms::Payload>(sim: &mut SimBuilder) {
+    let behaviors: Vec<String> = sim
+        .scenario()
+        .populations
+        .iter()
+        .map(|p| p.behavior.clone())
+        .collect();
+    for b in behaviors {
+        sim.messaging::<P>(&b);
+    }
+}
+
 /// The `slot`-th `u64` of `agent`'s conflict stream at `tick`.
 pub(crate) fn draw(rng: &SimRng, agent: u32, tick: u64, slot: u32) -> u64 {
     let mut r = rng.agent(agent, tick, Purpose::CONFLICT);

@@ -162,15 +162,7 @@ impl Mechanism for Negotiation {
 
     fn build(sim: &mut SimBuilder) {
         sim.use_intents();
-        let behaviors: Vec<String> = sim
-            .scenario()
-            .populations
-            .iter()
-            .map(|p| p.behavior.clone())
-            .collect();
-        for b in behaviors {
-            sim.messaging::<Offer>(&b);
-        }
+        super::messaging_for_everyone::<Offer>(sim);
         sim.init_resource::<NegotiationStats>();
         sim.add_systems(Phase::Resolve, negotiate);
     }

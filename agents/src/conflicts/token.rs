@@ -111,15 +111,7 @@ impl Mechanism for Token {
 
     fn build(sim: &mut SimBuilder) {
         sim.use_intents();
-        let behaviors: Vec<String> = sim
-            .scenario()
-            .populations
-            .iter()
-            .map(|p| p.behavior.clone())
-            .collect();
-        for b in behaviors {
-            sim.messaging::<TokenMsg>(&b);
-        }
+        super::messaging_for_everyone::<TokenMsg>(sim);
         sim.init_resource::<Tokens>();
         sim.add_systems(Phase::Resolve, pass_tokens);
     }
