@@ -23,12 +23,21 @@ pub enum Scoring {
 pub const DEFAULT_DISTANCE_COST: f64 = 0.01;
 
 /// How a pair is valued: the scoring rule and, for `Profit`, the cost per unit of distance.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Also the whole params section of the centralised protocols (`greedy`, `optimal`,
+/// `random`), which need nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Valuation {
-    /// The rule.
+    /// What is minimised (default `Distance`).
     pub scoring: Scoring,
-    /// Reward lost per unit of distance (`Profit` only).
+    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
     pub distance_cost: f64,
+}
+
+impl Default for Valuation {
+    fn default() -> Self {
+        Valuation::new(Scoring::Distance, DEFAULT_DISTANCE_COST)
+    }
 }
 
 impl Valuation {

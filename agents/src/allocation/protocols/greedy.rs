@@ -2,7 +2,7 @@
 //! first, then the best of the rest, and so on.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
+use crate::allocation::common::{Valuation, install_monitor};
 use crate::allocation::greedy::greedy_assignment;
 use crate::allocation::lap::Objective;
 use agora_engine::prelude::*;
@@ -15,29 +15,9 @@ use serde::{Deserialize, Serialize};
 /// matched greedily: the lowest-cost feasible pair is taken, its worker and place removed,
 /// and so on (ties: lowest agent id, then lowest task id). Gerkey and Mataric show many
 /// market architectures reduce to this; with profits it reaches at least half the optimum.
-#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Greedy {
-    /// What is minimised (default `Distance`).
-    pub scoring: Scoring,
-    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
-    pub distance_cost: f64,
-}
-
-impl Default for Greedy {
-    fn default() -> Self {
-        Greedy {
-            scoring: Scoring::Distance,
-            distance_cost: DEFAULT_DISTANCE_COST,
-        }
-    }
-}
-
-impl Greedy {
-    fn valuation(&self) -> Valuation {
-        Valuation::new(self.scoring, self.distance_cost)
-    }
-}
+#[derive(Resource, Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(transparent)]
+pub struct Greedy(pub Valuation);
 
 #[derive(Resource, Default)]
 struct State {
@@ -50,14 +30,14 @@ impl Mechanism for Greedy {
     const SUMMARY: &'static str = "Centralised sequential greedy: the best worker-task pair first.";
 
     fn build(sim: &mut SimBuilder) {
-        let valuation = sim.world().resource::<Greedy>().valuation();
+        let valuation = sim.world().resource::<Greedy>().0;
         sim.init_resource::<State>();
         sim.add_systems(Phase::Decide, decide);
         install_monitor(sim, valuation);
     }
 
     fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
-        self.valuation().validate()
+        self.0.validate()
     }
 }
 
@@ -72,9 +52,7 @@ fn decide(
     if !state.planner.prepare(&tasks, &q) {
         return;
     }
-    let matrix = state
-        .planner
-        .costs(&tasks, &space, &params.valuation(), false);
+    let matrix = state.planner.costs(&tasks, &space, &params.0, false);
     let Ok(solution) = greedy_assignment(&matrix, Objective::Minimize) else {
         return;
     };

@@ -3,7 +3,7 @@
 //! for optimality gaps.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
+use crate::allocation::common::{Valuation, install_monitor};
 use crate::allocation::lap::{LapSolver, Objective};
 use agora_engine::prelude::*;
 use agora_engine::task::Tasks;
@@ -16,29 +16,9 @@ use serde::{Deserialize, Serialize};
 /// as possible at the least total cost: one minimum-cost assignment over the idle workers
 /// and the places, plus a "stay idle" column per worker that costs more than any real
 /// assignment can save. Pairs whose skills do not match are forbidden.
-#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Optimal {
-    /// What is minimised (default `Distance`).
-    pub scoring: Scoring,
-    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
-    pub distance_cost: f64,
-}
-
-impl Default for Optimal {
-    fn default() -> Self {
-        Optimal {
-            scoring: Scoring::Distance,
-            distance_cost: DEFAULT_DISTANCE_COST,
-        }
-    }
-}
-
-impl Optimal {
-    fn valuation(&self) -> Valuation {
-        Valuation::new(self.scoring, self.distance_cost)
-    }
-}
+#[derive(Resource, Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(transparent)]
+pub struct Optimal(pub Valuation);
 
 #[derive(Resource, Default)]
 struct State {
@@ -52,14 +32,14 @@ impl Mechanism for Optimal {
     const SUMMARY: &'static str = "Centralised optimal assignment (Jonker-Volgenant), re-solved when tasks or workers change.";
 
     fn build(sim: &mut SimBuilder) {
-        let valuation = sim.world().resource::<Optimal>().valuation();
+        let valuation = sim.world().resource::<Optimal>().0;
         sim.init_resource::<State>();
         sim.add_systems(Phase::Decide, decide);
         install_monitor(sim, valuation);
     }
 
     fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
-        self.valuation().validate()
+        self.0.validate()
     }
 }
 
@@ -74,9 +54,7 @@ fn decide(
     if !state.planner.prepare(&tasks, &q) {
         return;
     }
-    let matrix = state
-        .planner
-        .costs(&tasks, &space, &params.valuation(), true);
+    let matrix = state.planner.costs(&tasks, &space, &params.0, true);
     let Ok(solution) = state.solver.solve(&matrix, Objective::Minimize) else {
         return;
     };

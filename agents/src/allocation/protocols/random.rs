@@ -1,7 +1,7 @@
 //! `random`: a random feasible assignment, the floor any protocol should beat.
 
 use crate::allocation::centralized::{Planner, WorkerQuery};
-use crate::allocation::common::{DEFAULT_DISTANCE_COST, Scoring, Valuation, install_monitor};
+use crate::allocation::common::{Valuation, install_monitor};
 use agora_engine::prelude::*;
 use agora_engine::task::Tasks;
 use serde::{Deserialize, Serialize};
@@ -13,30 +13,12 @@ const CHANNEL: u32 = 0x7261_6e64;
 ///
 /// Whenever the board changes, idle workers are visited in a random order and each takes a
 /// uniformly random free place it has the skills for.
-#[derive(Resource, Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct RandomAssignment {
-    /// The objective the optimality gap is measured in (default `Distance`); the choice
-    /// itself ignores it.
-    pub scoring: Scoring,
-    /// Reward lost per unit of distance under `Profit` scoring (default 0.01).
-    pub distance_cost: f64,
-}
-
-impl Default for RandomAssignment {
-    fn default() -> Self {
-        RandomAssignment {
-            scoring: Scoring::Distance,
-            distance_cost: DEFAULT_DISTANCE_COST,
-        }
-    }
-}
-
-impl RandomAssignment {
-    fn valuation(&self) -> Valuation {
-        Valuation::new(self.scoring, self.distance_cost)
-    }
-}
+///
+/// Its params are the objective the optimality gap is measured in; the choice itself
+/// ignores them.
+#[derive(Resource, Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(transparent)]
+pub struct RandomAssignment(pub Valuation);
 
 #[derive(Resource, Default)]
 struct State {
@@ -49,14 +31,14 @@ impl Mechanism for RandomAssignment {
     const SUMMARY: &'static str = "A random feasible assignment of idle workers (the floor).";
 
     fn build(sim: &mut SimBuilder) {
-        let valuation = sim.world().resource::<RandomAssignment>().valuation();
+        let valuation = sim.world().resource::<RandomAssignment>().0;
         sim.init_resource::<State>();
         sim.add_systems(Phase::Decide, decide);
         install_monitor(sim, valuation);
     }
 
     fn validate(&self, _: &ValidateCtx) -> Result<(), String> {
-        self.valuation().validate()
+        self.0.validate()
     }
 }
 
