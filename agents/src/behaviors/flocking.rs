@@ -610,7 +610,8 @@ trait Vector:
     + std::ops::BitAnd<Output = Self>
 {
     fn splat(x: f32) -> Self;
-    fn load(from: &[f32]) -> Self;
+    /// Lanes `first..first + WIDTH` of `chunk`.
+    fn load(chunk: &[f32; LANES], first: usize) -> Self;
     fn at_most(self, limit: Self) -> Self;
     fn store(self, to: &mut [f32]);
 }
@@ -623,8 +624,8 @@ macro_rules! vector {
                 <$t>::splat(x)
             }
             #[inline(always)]
-            fn load(from: &[f32]) -> Self {
-                <$t>::new(from[..$w].try_into().expect("a whole vector"))
+            fn load(chunk: &[f32; LANES], first: usize) -> Self {
+                <$t>::new(std::array::from_fn(|i| chunk[first + i]))
             }
             #[inline(always)]
             fn at_most(self, limit: Self) -> Self {
@@ -658,19 +659,18 @@ fn lane_sums<V: Vector>(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out:
     );
     let zero = V::splat(0.0);
     let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [zero; 7];
-    let len = lanes.x.len();
-    let (xs, ys, us, vs) = (
-        &lanes.x[..len],
-        &lanes.y[..len],
-        &lanes.vx[..len],
-        &lanes.vy[..len],
-    );
-    for i in (first..len).step_by(LANES) {
+    // Arrays of whole chunks (the lanes are padded to a whole number of them), so that
+    // the loads need no bounds checks.
+    let vectors = chunks(&lanes.x)
+        .zip(chunks(&lanes.y))
+        .zip(chunks(&lanes.vx))
+        .zip(chunks(&lanes.vy));
+    for (((x, y), u), v) in vectors {
         let (x, y, u, v) = (
-            V::load(&xs[i..]),
-            V::load(&ys[i..]),
-            V::load(&us[i..]),
-            V::load(&vs[i..]),
+            V::load(x, first),
+            V::load(y, first),
+            V::load(u, first),
+            V::load(v, first),
         );
         let ox = px - x;
         let oy = py - y;
@@ -688,6 +688,10 @@ fn lane_sums<V: Vector>(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out:
     for (sum, to) in [n, ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
         sum.store(&mut to[first..]);
     }
+}
+
+fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
+    lanes.as_chunks::<LANES>().0.iter()
 }
 
 #[inline]
