@@ -413,6 +413,32 @@ struct Sending {
     rng: Option<AgentRng>,
 }
 
+/// Senders' `CHANNEL` streams for one tick, computed eight at a time: senders transmit in
+/// ascending id order, so the next few ids usually follow. Each stream is exactly what
+/// [`SimRng::agent`] gives; a stream not taken is just wasted work.
+#[derive(Debug, Default)]
+struct SenderStreams {
+    tick: u64,
+    first: u32,
+    streams: [Option<AgentRng>; 8],
+}
+
+impl SenderStreams {
+    fn take(&mut self, rng: &SimRng, sender: u32, tick: u64) -> AgentRng {
+        let lane = sender.wrapping_sub(self.first) as usize;
+        if self.tick == tick
+            && let Some(stream) = self.streams.get_mut(lane).and_then(Option::take)
+        {
+            return stream;
+        }
+        let ids = std::array::from_fn(|i| sender.saturating_add(i as u32));
+        self.streams = rng.agents8(ids, tick, Purpose::CHANNEL).map(Some);
+        self.tick = tick;
+        self.first = sender;
+        self.streams[0].take().expect("just computed")
+    }
+}
+
 /// A bus's channel: in-flight copies, counters, and the message log.
 pub struct Channel<P> {
     model: Model,
@@ -438,6 +464,7 @@ pub struct Channel<P> {
     log: Option<(LogFilter, Vec<MessageEvent>)>,
     evicted: Vec<MessageEvent>,
     talk: Option<HashMap<(u32, u32), u64>>,
+    streams: SenderStreams,
 }
 
 impl<P> std::fmt::Debug for Channel<P> {
@@ -484,6 +511,7 @@ impl<P: Payload> Channel<P> {
             log: None,
             evicted: Vec::new(),
             talk: None,
+            streams: SenderStreams::default(),
         }
     }
 
@@ -648,7 +676,7 @@ impl<P: Payload> Channel<P> {
             // (seed, sender, tick, copy index), whatever the thread count.
             let r = st
                 .rng
-                .get_or_insert_with(|| net.rng.agent(st.sender, tick, Purpose::CHANNEL));
+                .get_or_insert_with(|| self.streams.take(net.rng, st.sender, tick));
             if self.model.loss_threshold > 0 {
                 let loss_word = rand::Rng::next_u32(r);
                 if u64::from(loss_word) < self.model.loss_threshold {
