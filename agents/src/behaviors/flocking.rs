@@ -228,16 +228,14 @@ fn index_flock(
             },
         })
     });
-    let max_id = index
-        .grid
-        .items()
-        .iter()
-        .map(|it| it.id)
-        .max()
-        .map_or(0, |m| m as usize + 1);
-    index.slot.resize(max_id, u32::MAX);
+    // One pass: the table grows when a larger id turns up (after the first tick, only when
+    // birds are spawned), instead of a separate pass over the index for the largest id.
     for (k, it) in index.grid.items().iter().enumerate() {
-        index.slot[it.id as usize] = k as u32;
+        let id = it.id as usize;
+        if id >= index.slot.len() {
+            index.slot.resize(id + 1, u32::MAX);
+        }
+        index.slot[id] = k as u32;
     }
 }
 
