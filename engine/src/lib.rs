@@ -74,7 +74,7 @@ pub use intent::{
     Ruling, TaskClaims, Urgency, VictimOrder, VictimRule,
 };
 pub use observables::{Opinion, TaskTally};
-pub use par::par_chunks_mut;
+pub use par::{par_chunks_mut, par_each_mut, par_parts_mut};
 pub use phase::{Phase, Tick, TickSchedule};
 pub use plugin::{
     Behavior, Mechanism, Metric, PluginInfo, PluginKind, Registry, Section, ValidateCtx,
@@ -95,18 +95,19 @@ pub use sim::{
     init_compute_pool,
 };
 pub use space::{
-    Boundary, GridItem, GridNeighbors, GridOccupancy, Neighborhood, Space, SpaceKind, UniformGrid,
+    Boundary, GridItem, GridNeighbors, GridOccupancy, IndexedItems, Neighborhood, Space, SpaceKind,
+    UniformGrid,
 };
 
 /// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         AgentId, AgentQuantity, AgentRng, AgentSpawn, AgentState, Behavior, ConflictKind,
-        Conflicts, DigestState, EventLog, GridCell, GridItem, GridNeighbors, GridOccupancy, Intent,
-        LogEvent, Mechanism, Metric, Opinion, Outcome, Phase, Population, Position, Purpose,
-        Registry, ResourceId, Resources, Ruling, Scenario, Section, Sim, SimBuilder, SimOptions,
-        SimRng, Space, SpaceKind, SpatialIndex, StableHasher, StopReason, TaskTally, Tick,
-        UniformGrid, Urgency, ValidateCtx, Velocity,
+        Conflicts, DigestState, EventLog, GridCell, GridItem, GridNeighbors, GridOccupancy,
+        IndexedItems, Intent, LogEvent, Mechanism, Metric, Opinion, Outcome, Phase, Population,
+        Position, Purpose, Registry, ResourceId, Resources, Ruling, Scenario, Section, Sim,
+        SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex, StableHasher, StopReason,
+        TaskTally, Tick, UniformGrid, Urgency, ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,

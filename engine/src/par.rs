@@ -28,6 +28,27 @@ pub fn par_parts_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut [T]) + Send
     split(data, 65_536, |len, threads| len.div_ceil(threads), f);
 }
 
+/// Calls `f(index, item)` for every element of `data`, in parallel on the compute pool
+/// (serially when the pool has one thread): one task per element, for a few heavy
+/// per-thread jobs that each own their element (a part of a larger pass and its scratch).
+pub fn par_each_mut<T: Send>(data: &mut [T], f: impl Fn(usize, &mut T) + Send + Sync) {
+    split(
+        data,
+        2,
+        |_, _| 1,
+        |offset, part| {
+            for (k, item) in part.iter_mut().enumerate() {
+                f(offset + k, item);
+            }
+        },
+    );
+}
+
+/// Threads in the compute pool (`--threads`; 1 before the pool is set up).
+pub fn pool_threads() -> usize {
+    ComputeTaskPool::try_get().map_or(1, |pool| pool.thread_num().max(1))
+}
+
 /// Runs `f` on chunks of `chunk(len, threads)` elements, or once on all of `data` when the
 /// pool has one thread or `data` is shorter than `serial_below`.
 fn split<T: Send>(
@@ -54,9 +75,10 @@ mod tests {
     #[test]
     fn every_element_is_visited_once_with_its_offset() {
         type Split = fn(&mut [usize], &(dyn Fn(usize, &mut [usize]) + Send + Sync));
-        let splits: [Split; 2] = [
+        let splits: [Split; 3] = [
             |v, f| super::par_chunks_mut(v, f),
             |v, f| super::par_parts_mut(v, f),
+            |v, f| super::par_each_mut(v, |i, x| f(i, std::slice::from_mut(x))),
         ];
         for split in splits {
             let mut v = vec![0usize; 70_000];

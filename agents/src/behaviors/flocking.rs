@@ -17,8 +17,8 @@
 //! double-precision sums in the published order. Both are exact radius queries over a
 //! uniform grid (see ARCHITECTURE.md, Performance notes).
 
-use agora_engine::par_chunks_mut;
 use agora_engine::prelude::*;
+use agora_engine::{par_chunks_mut, par_parts_mut};
 use serde::{Deserialize, Serialize};
 use wide::{f32x4, f32x8};
 
@@ -218,24 +218,112 @@ fn index_flock(
     birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Bird>>,
 ) {
     let index = &mut *index;
-    index.grid.rebuild_with(&space, index.radius, || {
-        birds.iter().map(|(id, pop, p, v)| GridItem {
-            pos: p.0,
-            id: id.0,
-            data: Boid {
-                vel: v.0,
-                pop: pop.0,
-            },
-        })
-    });
+    // Component slices, table by table, so that any bird can be read by its position in the
+    // query's order: the rebuild's passes then split the flock between threads.
+    let tables = BirdTables::new(
+        birds
+            .contiguous_iter()
+            .expect("every flocking component is stored in tables"),
+    );
+    let len = tables.len();
+    index.grid.rebuild_indexed(&space, index.radius, &tables);
+    let slot = &mut index.slot;
+    if let Some(slots) = index.grid.input_slots() {
+        // Ids ascend in input order, so each part of the table is filled from one run of the
+        // input, found by bisection.
+        if let Some(last) = len.checked_sub(1) {
+            let top = tables.get(last).id as usize + 1;
+            if slot.len() < top {
+                slot.resize(top, u32::MAX);
+            }
+        }
+        let first_at = |id: usize| {
+            let (mut lo, mut hi) = (0, len);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if (tables.get(mid).id as usize) < id {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        par_parts_mut(slot, |offset, part| {
+            for i in first_at(offset)..first_at(offset + part.len()) {
+                part[tables.get(i).id as usize - offset] = slots[i];
+            }
+        });
+        return;
+    }
     // One pass: the table grows when a larger id turns up (after the first tick, only when
     // birds are spawned), instead of a separate pass over the index for the largest id.
     for (k, it) in index.grid.items().iter().enumerate() {
         let id = it.id as usize;
-        if id >= index.slot.len() {
-            index.slot.resize(id + 1, u32::MAX);
+        if id >= slot.len() {
+            slot.resize(id + 1, u32::MAX);
         }
-        index.slot[id] = k as u32;
+        slot[id] = k as u32;
+    }
+}
+
+/// One ECS table's birds: ids, populations, positions and velocities.
+type BirdSlices<'w> = (
+    &'w [AgentId],
+    &'w [Population],
+    &'w [Position],
+    &'w [Velocity],
+);
+
+/// The flock's components as slices, one set per ECS table, read by position in query order.
+struct BirdTables<'w> {
+    tables: Vec<BirdSlices<'w>>,
+    /// Where each table starts in query order, and the total at the end.
+    starts: Vec<usize>,
+}
+
+impl<'w> BirdTables<'w> {
+    fn new(tables: impl Iterator<Item = BirdSlices<'w>>) -> BirdTables<'w> {
+        let tables: Vec<_> = tables.collect();
+        let mut starts = vec![0];
+        for (ids, ..) in &tables {
+            starts.push(starts[starts.len() - 1] + ids.len());
+        }
+        BirdTables { tables, starts }
+    }
+
+    /// The table and row of bird `i` when the flock spans several tables.
+    #[cold]
+    #[inline(never)]
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let t = self.starts.partition_point(|&s| s <= i) - 1;
+        (t, i - self.starts[t])
+    }
+}
+
+impl IndexedItems<Boid> for BirdTables<'_> {
+    fn len(&self) -> usize {
+        self.starts[self.starts.len() - 1]
+    }
+
+    // Inlined into the rebuild's loops: a call per bird there returned the item through
+    // memory and made the index passes about twice as slow.
+    #[inline(always)]
+    fn get(&self, i: usize) -> GridItem<Boid> {
+        let (t, r) = if self.tables.len() == 1 {
+            (0, i)
+        } else {
+            self.locate(i)
+        };
+        let (ids, pops, pos, vel) = &self.tables[t];
+        GridItem {
+            pos: pos[r].0,
+            id: ids[r].0,
+            data: Boid {
+                vel: vel[r].0,
+                pop: pops[r].0,
+            },
+        }
     }
 }
 
@@ -943,5 +1031,60 @@ mod tests {
             &mut hit_buffer(),
         );
         assert!((got - DVec2::Y).length() < 1e-12);
+    }
+
+    /// Birds spread over two ECS tables (some carry an extra component): the index and the
+    /// id-to-slot table are what a plain rebuild gives, whether or not ids ascend in query
+    /// order.
+    #[test]
+    fn a_flock_over_several_tables_is_indexed_like_a_plain_rebuild() {
+        use bevy_ecs::system::RunSystemOnce;
+        #[derive(Component)]
+        struct Tagged;
+        for interleaved in [false, true] {
+            let mut world = World::new();
+            world.insert_resource(space());
+            world.insert_resource(FlockIndex {
+                radius: 10.0,
+                ..FlockIndex::default()
+            });
+            let mut rng = SimRng::new(5).agent(0, 0, Purpose::DECIDE);
+            let mut expected = Vec::new();
+            for i in 0..300u32 {
+                // Ids ascend across the two tables, or alternate between them.
+                let tagged = if interleaved { i % 2 == 1 } else { i >= 150 };
+                let pos = DVec2::new(rng.unit_f64() * 100.0, rng.unit_f64() * 100.0);
+                let vel = DVec2::new(rng.unit_f64(), rng.unit_f64());
+                let bird = (
+                    AgentId(i),
+                    Population(0),
+                    Position(pos),
+                    Velocity(vel),
+                    Bird,
+                );
+                if tagged {
+                    world.spawn((bird, Tagged));
+                } else {
+                    world.spawn(bird);
+                }
+                expected.push(GridItem {
+                    pos,
+                    id: i,
+                    data: Boid { vel, pop: 0 },
+                });
+            }
+            world.run_system_once(index_flock).expect("system runs");
+            let index = world.resource::<FlockIndex>();
+            let mut plain = UniformGrid::new();
+            plain.rebuild(&space(), 10.0, expected.iter().copied());
+            let key = |it: &GridItem<Boid>| (it.id, it.pos.to_array(), it.data.vel.to_array());
+            let got: Vec<_> = index.grid.items().iter().map(key).collect();
+            let want: Vec<_> = plain.items().iter().map(key).collect();
+            assert_eq!(got, want, "interleaved: {interleaved}");
+            assert_eq!(index.grid.input_slots().is_some(), !interleaved);
+            for (k, it) in index.grid.items().iter().enumerate() {
+                assert_eq!(index.slot[it.id as usize], k as u32);
+            }
+        }
     }
 }

@@ -37,7 +37,49 @@ pub struct UniformGrid<T> {
     dest: Vec<u32>,
     /// Rebuild scratch: the next free slot of each cell.
     cursor: Vec<u32>,
+    /// Rebuild scratch of [`UniformGrid::rebuild_indexed`]: one per part of the input.
+    parts: Vec<Part>,
+    /// Whether `dest` holds each input item's slot (see [`UniformGrid::input_slots`]).
+    dest_is_slots: bool,
 }
+
+/// One part of the input of [`UniformGrid::rebuild_indexed`].
+#[derive(Debug, Clone, Default)]
+struct Part {
+    /// The part's items per cell, then the part's next free slot in each cell.
+    counts: Vec<u32>,
+    /// Whether ids ascend within the part.
+    sorted: bool,
+    /// The part's first and last ids.
+    first: u32,
+    last: u32,
+}
+
+/// Items read by position, for [`UniformGrid::rebuild_indexed`]. Implementations should
+/// mark `get` `#[inline(always)]`: the rebuild's loops call it once or twice per item.
+pub trait IndexedItems<T>: Sync {
+    /// Number of items.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Item `i` (`i < len()`), the same every time it is asked for.
+    fn get(&self, i: usize) -> GridItem<T>;
+}
+
+impl<T: Copy + Sync> IndexedItems<T> for [GridItem<T>] {
+    fn len(&self) -> usize {
+        <[GridItem<T>]>::len(self)
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> GridItem<T> {
+        self[i]
+    }
+}
+
+/// Below this many items a rebuild runs on one thread: splitting costs more than it saves.
+const PARALLEL_ITEMS: usize = 65_536;
 
 impl<T: Copy> Default for UniformGrid<T> {
     fn default() -> Self {
@@ -60,6 +102,8 @@ impl<T: Copy> UniformGrid<T> {
             items: Vec::new(),
             dest: Vec::new(),
             cursor: Vec::new(),
+            parts: Vec::new(),
+            dest_is_slots: false,
         }
     }
 
@@ -91,6 +135,7 @@ impl<T: Copy> UniformGrid<T> {
         cell_size: f64,
         items: impl IntoIterator<Item = GridItem<T>>,
     ) {
+        self.dest_is_slots = false;
         self.items.clear();
         self.items.extend(items);
         if !self.items.is_sorted_by_key(|it| it.id) {
@@ -135,6 +180,7 @@ impl<T: Copy> UniformGrid<T> {
         };
         let ncells = self.layout(space, cell_size, n);
         let sorted = self.count_cells(ncells, source().map(|it| (it.pos, it.id)));
+        self.dest_is_slots = sorted;
         self.assign_slots(ncells);
         self.items.clear();
         let Some(first) = source().next() else {
@@ -159,6 +205,137 @@ impl<T: Copy> UniformGrid<T> {
                 self.items[cell].sort_unstable_by_key(|it| it.id);
             }
         }
+    }
+
+    /// Like [`UniformGrid::rebuild`], for items read by position (each is read twice). Every
+    /// pass runs in parallel on the compute pool: parts of the input count their items per
+    /// cell and then take their slots (a stable counting sort whose per-part cursors start
+    /// where the earlier parts' items of the same cell end), and parts of the index gather
+    /// their own slots. Same result as `rebuild` at any thread count.
+    pub fn rebuild_indexed(
+        &mut self,
+        space: &Space,
+        cell_size: f64,
+        items: &(impl IndexedItems<T> + ?Sized),
+    ) where
+        T: Send + Sync,
+    {
+        let parts = if items.len() < PARALLEL_ITEMS {
+            1
+        } else {
+            crate::par::pool_threads()
+        };
+        self.rebuild_in_parts(space, cell_size, items, parts);
+    }
+
+    fn rebuild_in_parts(
+        &mut self,
+        space: &Space,
+        cell_size: f64,
+        source: &(impl IndexedItems<T> + ?Sized),
+        parts: usize,
+    ) where
+        T: Send + Sync,
+    {
+        let len = source.len();
+        let item = |i: usize| source.get(i);
+        let ncells = self.layout(space, cell_size, len);
+        let size = len.div_ceil(parts.max(1)).max(1);
+        self.parts.resize_with(len.div_ceil(size), Part::default);
+        self.dest.clear();
+        self.dest.resize(len, 0);
+        let (cw, ch, nx, ny) = (self.cell_w, self.cell_h, self.nx, self.ny);
+        let mut jobs: Vec<(&mut Part, &mut [u32])> = self
+            .parts
+            .iter_mut()
+            .zip(self.dest.chunks_mut(size))
+            .collect();
+        crate::par::par_each_mut(&mut jobs, |p, (part, cells)| {
+            part.counts.clear();
+            part.counts.resize(ncells, 0);
+            let start = p * size;
+            let mut sorted = true;
+            let mut last = item(start).id;
+            part.first = last;
+            for (k, cell) in cells.iter_mut().enumerate() {
+                let it = item(start + k);
+                let c = cell_index(it.pos, cw, ch, nx, ny);
+                *cell = c as u32;
+                part.counts[c] += 1;
+                sorted &= k == 0 || last < it.id;
+                last = it.id;
+            }
+            part.sorted = sorted;
+            part.last = last;
+        });
+        self.starts.clear();
+        self.starts.resize(ncells + 1, 0);
+        let mut next = 0u32;
+        for c in 0..ncells {
+            self.starts[c] = next;
+            for part in jobs.iter_mut().map(|j| &mut j.0) {
+                let n = part.counts[c];
+                part.counts[c] = next;
+                next += n;
+            }
+        }
+        self.starts[ncells] = next;
+        crate::par::par_each_mut(&mut jobs, |_, (part, cells)| {
+            for d in cells.iter_mut() {
+                let cursor = &mut part.counts[*d as usize];
+                *d = *cursor;
+                *cursor += 1;
+            }
+        });
+        drop(jobs);
+        let sorted = self.parts.iter().all(|p| p.sorted)
+            && self.parts.windows(2).all(|w| w[0].last < w[1].first);
+        let Some(first) = (len > 0).then(|| item(0)) else {
+            self.items.clear();
+            self.dest_is_slots = true;
+            return;
+        };
+        self.items.resize(len, first);
+        self.items.truncate(len);
+        let dest = &self.dest;
+        // Each part of the index scans the slots (four bytes per item) and reads only the
+        // items that land in it.
+        crate::par::par_parts_mut(&mut self.items, |offset, out| {
+            // Which items land here is unpredictable: their indices are compacted without a
+            // branch, a batch at a time, then moved.
+            let size = out.len();
+            let mut batch = [0u32; 256];
+            let mut k = 0;
+            let mut flush = |batch: &[u32]| {
+                for &i in batch {
+                    out[dest[i as usize] as usize - offset] = item(i as usize);
+                }
+            };
+            for (i, &slot) in dest.iter().enumerate() {
+                batch[k] = i as u32;
+                k += usize::from((slot as usize).wrapping_sub(offset) < size);
+                if k == batch.len() {
+                    flush(&batch);
+                    k = 0;
+                }
+            }
+            flush(&batch[..k]);
+        });
+        self.dest_is_slots = sorted;
+        if !sorted {
+            for c in 0..ncells {
+                let cell = self.starts[c] as usize..self.starts[c + 1] as usize;
+                self.items[cell].sort_unstable_by_key(|it| it.id);
+            }
+        }
+    }
+
+    /// Where each input item of the last rebuild went: `input_slots()[i]` is the slot in
+    /// [`UniformGrid::items`] of the `i`-th item given. Known after
+    /// [`UniformGrid::rebuild_with`] and [`UniformGrid::rebuild_indexed`] when the ids came
+    /// in ascending order (the usual case: agents in spawn order); `None` otherwise.
+    pub fn input_slots(&self) -> Option<&[u32]> {
+        self.dest_is_slots.then_some(&self.dest[..])
     }
 
     /// Fills `dest` with the cell of each item and `starts` with the first slot of each
@@ -653,6 +830,43 @@ mod tests {
             prop_assert_eq!(a.items(), b.items());
             prop_assert_eq!(&a.starts, &b.starts);
             prop_assert_eq!(a.dims(), b.dims());
+        }
+
+        #[test]
+        fn rebuild_in_parts_equals_rebuild(
+            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0, 0u32..1000), 0..300),
+            cell in 0.5f64..20.0,
+            torus in any::<bool>(),
+            ascending in any::<bool>(),
+            parts in 1usize..6,
+        ) {
+            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
+            let mut seen = std::collections::HashSet::new();
+            let mut items: Vec<GridItem<u32>> = pts
+                .iter()
+                .filter(|p| seen.insert(p.2))
+                .map(|&(x, y, id)| GridItem { pos: DVec2::new(x, y), id, data: id * 7 })
+                .collect();
+            if ascending {
+                items.sort_by_key(|it| it.id);
+            }
+            let mut a = UniformGrid::new();
+            a.rebuild(&s, cell, items.iter().copied());
+            let mut b = UniformGrid::new();
+            // Twice: the second rebuild reuses buffers of the right length.
+            for _ in 0..2 {
+                b.rebuild_in_parts(&s, cell, &items[..], parts);
+                prop_assert_eq!(a.items(), b.items());
+                prop_assert_eq!(&a.starts, &b.starts);
+                prop_assert_eq!(a.dims(), b.dims());
+            }
+            let sorted = items.is_sorted_by_key(|it| it.id);
+            prop_assert_eq!(b.input_slots().is_some(), sorted);
+            if let Some(slots) = b.input_slots() {
+                for (it, &slot) in items.iter().zip(slots) {
+                    prop_assert_eq!(b.items()[slot as usize], *it);
+                }
+            }
         }
 
         #[test]
