@@ -199,11 +199,7 @@ impl<T: Copy> UniformGrid<T> {
             }
         });
         if !sorted {
-            // Cells keep agent-id order, as `rebuild` gives.
-            for c in 0..ncells {
-                let cell = self.starts[c] as usize..self.starts[c + 1] as usize;
-                self.items[cell].sort_unstable_by_key(|it| it.id);
-            }
+            self.sort_cells_by_id();
         }
     }
 
@@ -323,10 +319,15 @@ impl<T: Copy> UniformGrid<T> {
         });
         self.dest_is_slots = sorted;
         if !sorted {
-            for c in 0..ncells {
-                let cell = self.starts[c] as usize..self.starts[c + 1] as usize;
-                self.items[cell].sort_unstable_by_key(|it| it.id);
-            }
+            self.sort_cells_by_id();
+        }
+    }
+
+    /// Puts each cell's items in agent-id order, as `rebuild` gives, after a rebuild whose
+    /// input ids did not ascend.
+    fn sort_cells_by_id(&mut self) {
+        for cell in self.starts.windows(2) {
+            self.items[cell[0] as usize..cell[1] as usize].sort_unstable_by_key(|it| it.id);
         }
     }
 
