@@ -7,7 +7,9 @@
 //!
 //! bevy's compute pool is sized once per process, so the thread count comes from the
 //! environment: `AGORA_BENCH_THREADS=2 cargo bench --bench models` (default 1).
-//! `AGORA_BENCH_MAX_AGENTS` caps the Flockers sizes (default 1000000).
+//! `AGORA_BENCH_MAX_AGENTS` caps the Flockers sizes (default 1000000);
+//! `AGORA_BENCH_SECS` sets each Flockers size's measurement time (default 5, 10 and 30 s by
+//! size), for thread-scaling tables that must fit a short machine lease.
 
 use agora_engine::scenario::overrides::parse_assignment;
 use agora_engine::{Registry, Scenario, Sim, SimOptions, init_compute_pool};
@@ -39,6 +41,9 @@ fn flockers(c: &mut Criterion) {
     let threads = env_usize("AGORA_BENCH_THREADS", 1);
     let pool = init_compute_pool(threads);
     let max = env_usize("AGORA_BENCH_MAX_AGENTS", 1_000_000);
+    let secs = std::env::var("AGORA_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
     let registry = agora_agents::registry();
     let mut group = c.benchmark_group(format!("flockers/{pool}t"));
     for (file, n) in [
@@ -66,15 +71,14 @@ fn flockers(c: &mut Criterion) {
             sim.step().unwrap();
         }
         group.throughput(Throughput::Elements(n));
-        if n >= 100_000 {
-            group
-                .sample_size(10)
-                .measurement_time(Duration::from_secs(if n >= 1_000_000 { 30 } else { 10 }));
-        } else {
-            group
-                .sample_size(30)
-                .measurement_time(Duration::from_secs(5));
-        }
+        let (samples, default_secs) = match n {
+            1_000_000.. => (10, 30),
+            100_000.. => (10, 10),
+            _ => (30, 5),
+        };
+        group
+            .sample_size(samples)
+            .measurement_time(Duration::from_secs(secs.unwrap_or(default_secs)));
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| sim.step().unwrap())
         });
