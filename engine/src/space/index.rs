@@ -48,6 +48,8 @@ pub struct UniformGrid<T> {
 struct Part {
     /// The part's items per cell, then the part's next free slot in each cell.
     counts: Vec<u32>,
+    /// The part's items per range of cells (the ranges the cursors are placed by).
+    range_counts: Vec<u32>,
     /// Whether ids ascend within the part.
     sorted: bool,
     /// The part's first and last ids.
@@ -236,6 +238,8 @@ impl<T: Copy> UniformGrid<T> {
         let len = source.len();
         let item = |i: usize| source.get(i);
         let ncells = self.layout(space, cell_size, len);
+        // Cursors are placed by ranges of cells in parallel, one range per part.
+        let range = ncells.div_ceil(parts.max(1)).max(1);
         let size = len.div_ceil(parts.max(1)).max(1);
         self.parts.resize_with(len.div_ceil(size), Part::default);
         // The counting pass below writes every entry: no zeroing (a serial pass over 4 MB at
@@ -264,19 +268,16 @@ impl<T: Copy> UniformGrid<T> {
             }
             part.sorted = sorted;
             part.last = last;
+            part.range_counts.clear();
+            part.range_counts
+                .extend(part.counts.chunks(range).map(|r| r.iter().sum::<u32>()));
         });
-        self.starts.clear();
-        self.starts.resize(ncells + 1, 0);
-        let mut next = 0u32;
-        for c in 0..ncells {
-            self.starts[c] = next;
-            for part in jobs.iter_mut().map(|j| &mut j.0) {
-                let n = part.counts[c];
-                part.counts[c] = next;
-                next += n;
-            }
-        }
-        self.starts[ncells] = next;
+        place_cursors(
+            &mut self.starts,
+            ncells,
+            range,
+            jobs.iter_mut().map(|j| &mut *j.0),
+        );
         crate::par::par_each_mut(&mut jobs, |_, (part, cells)| {
             for d in cells.iter_mut() {
                 let cursor = &mut part.counts[*d as usize];
@@ -718,6 +719,51 @@ fn cell_coords(p: DVec2, cw: f64, ch: f64, nx: usize, ny: usize) -> (usize, usiz
     let x = ((p.x / cw) as usize).min(nx - 1);
     let y = ((p.y / ch) as usize).min(ny - 1);
     (x, y)
+}
+
+/// Fills `starts` and turns each part's counts into its first slot in each cell: a cell's
+/// slots go to the parts in order. Each range of `range` cells is placed by its own task,
+/// from the items of all earlier ranges (the serial loop over every cell and part took
+/// 3 ms per rebuild at 1M items in 16 parts).
+fn place_cursors<'p>(
+    starts: &mut Vec<u32>,
+    ncells: usize,
+    range: usize,
+    parts: impl Iterator<Item = &'p mut Part>,
+) {
+    let mut counts: Vec<_> = parts.collect();
+    let ranges = ncells.div_ceil(range);
+    let mut base = vec![0u32; ranges + 1];
+    for r in 0..ranges {
+        base[r + 1] = base[r] + counts.iter().map(|p| p.range_counts[r]).sum::<u32>();
+    }
+    let nparts = counts.len();
+    let mut slices: Vec<Vec<&mut [u32]>> =
+        (0..ranges).map(|_| Vec::with_capacity(nparts)).collect();
+    for part in &mut counts {
+        for (r, cells) in part.counts.chunks_mut(range).enumerate() {
+            slices[r].push(cells);
+        }
+    }
+    // Every entry is written below.
+    starts.resize(ncells + 1, 0);
+    starts[ncells] = base[ranges];
+    let mut jobs: Vec<_> = starts[..ncells]
+        .chunks_mut(range)
+        .zip(slices)
+        .zip(&base)
+        .collect();
+    crate::par::par_each_mut(&mut jobs, |_, ((starts, parts), base)| {
+        let mut next = **base;
+        for (c, start) in starts.iter_mut().enumerate() {
+            *start = next;
+            for cells in parts.iter_mut() {
+                let n = cells[c];
+                cells[c] = next;
+                next += n;
+            }
+        }
+    });
 }
 
 #[inline]
