@@ -901,8 +901,9 @@ mod tests {
             let mut a = UniformGrid::new();
             a.rebuild(&s, cell, items.iter().copied());
             let mut b = UniformGrid::new();
-            // Twice: the second rebuild reuses buffers of the right length.
-            for _ in 0..2 {
+            // Twice: the second rebuild reuses the first one's buffers, with another part
+            // count.
+            for parts in [parts, 6 - parts] {
                 b.rebuild_in_parts(&s, cell, &items[..], parts);
                 prop_assert_eq!(a.items(), b.items());
                 prop_assert_eq!(&a.starts, &b.starts);
