@@ -95,8 +95,8 @@ pub use sim::{
     init_compute_pool,
 };
 pub use space::{
-    Boundary, GridItem, GridNeighbors, GridOccupancy, IndexedItems, Neighborhood, Space, SpaceKind,
-    UniformGrid,
+    Boundary, GridItem, GridNeighbors, GridOccupancy, IndexedItems, Neighborhood, QueryTables,
+    Space, SpaceKind, TableRows, UniformGrid,
 };
 
 /// Re-exports / glob import for plug-in authors: `use agora_engine::prelude::*;`.
@@ -105,9 +105,9 @@ pub mod prelude {
         AgentId, AgentQuantity, AgentRng, AgentSpawn, AgentState, Behavior, ConflictKind,
         Conflicts, DigestState, EventLog, GridCell, GridItem, GridNeighbors, GridOccupancy,
         IndexedItems, Intent, LogEvent, Mechanism, Metric, Opinion, Outcome, Phase, Population,
-        Position, Purpose, Registry, ResourceId, Resources, Ruling, Scenario, Section, Sim,
-        SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex, StableHasher, StopReason,
-        TaskTally, Tick, UniformGrid, Urgency, ValidateCtx, Velocity,
+        Position, Purpose, QueryTables, Registry, ResourceId, Resources, Ruling, Scenario, Section,
+        Sim, SimBuilder, SimOptions, SimRng, Space, SpaceKind, SpatialIndex, StableHasher,
+        StopReason, TableRows, TaskTally, Tick, UniformGrid, Urgency, ValidateCtx, Velocity,
     };
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Query, Res, ResMut, Resource, With, Without, World,

@@ -11,7 +11,9 @@ use crate::record::{
 };
 use crate::rng::{AgentRng, Purpose, SimRng};
 use crate::scenario::{Placement, Scenario, StopCondition};
-use crate::space::{GridItem, GridOccupancy, Space, SpaceKind, UniformGrid};
+use crate::space::{
+    GridItem, GridOccupancy, QueryTables, Space, SpaceKind, TableRows, UniformGrid,
+};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{
     IntoScheduleConfigs, LogLevel, MultiThreadedExecutor, ScheduleBuildSettings,
@@ -70,13 +72,33 @@ fn rebuild_spatial_index(
     agents: Query<'_, '_, (Entity, &AgentId, &Position)>,
 ) {
     let index = &mut *index;
-    index.grid.rebuild_with(&space, index.radius, || {
-        agents.iter().map(|(e, id, p)| GridItem {
-            pos: p.0,
-            id: id.0,
-            data: e,
-        })
-    });
+    let tables = QueryTables::new(
+        agents
+            .contiguous_iter()
+            .expect("agent ids and positions are stored in tables")
+            .map(|(entities, ids, pos)| AgentRows(entities, ids, pos)),
+    );
+    index.grid.rebuild_indexed(&space, index.radius, &tables);
+}
+
+/// One ECS table's agents, for [`SpatialIndex`].
+struct AgentRows<'w>(&'w [Entity], &'w [AgentId], &'w [Position]);
+
+impl TableRows for AgentRows<'_> {
+    type Data = Entity;
+
+    fn rows(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline(always)]
+    fn item(&self, r: usize) -> GridItem<Entity> {
+        GridItem {
+            pos: self.2[r].0,
+            id: self.1[r].0,
+            data: self.0[r],
+        }
+    }
 }
 
 /// Blocked cells of a grid world.
@@ -933,5 +955,74 @@ fn grid_cells(
                 candidates[r.below(candidates.len() as u64) as usize]
             })
             .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Behavior;
+    use serde::{Deserialize, Serialize};
+
+    /// Asks for the shared spatial index; its agents get a component of their own, so they
+    /// are stored in another ECS table than the [`Plain`] agents.
+    #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Seeker {}
+
+    impl Behavior for Seeker {
+        const NAME: &'static str = "seeker";
+        const SUMMARY: &'static str = "Test behavior.";
+        fn build(sim: &mut SimBuilder<'_>) {
+            sim.spatial_index(1.5);
+        }
+    }
+
+    #[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Plain {}
+
+    impl Behavior for Plain {
+        const NAME: &'static str = "plain";
+        const SUMMARY: &'static str = "Test behavior.";
+        fn build(_: &mut SimBuilder<'_>) {}
+    }
+
+    /// Two tables whose ids interleave (plain, seeker, plain), so the index is read across
+    /// tables and its cells must be put back in id order.
+    #[test]
+    fn the_shared_spatial_index_holds_every_agent_of_every_table() {
+        let mut registry = Registry::new();
+        registry.behavior::<Seeker>().behavior::<Plain>();
+        let scenario = Scenario::parse(
+            "(schema: 1, seed: 3, ticks: 2, world: (width: 20.0, height: 12.0),
+              populations: [
+                (behavior: \"plain\", count: 150),
+                (behavior: \"seeker\", count: 200),
+                (behavior: \"plain\", count: 50),
+              ])",
+            "test.ron",
+            &registry,
+        )
+        .unwrap();
+        let mut sim = Sim::new(&scenario, &registry, SimOptions { threads: 1 }).unwrap();
+        sim.step().unwrap();
+        let world = sim.world_mut();
+        let items: Vec<GridItem<Entity>> = world
+            .query::<(Entity, &AgentId, &Position)>()
+            .iter(world)
+            .map(|(e, id, p)| GridItem {
+                pos: p.0,
+                id: id.0,
+                data: e,
+            })
+            .collect();
+        assert_eq!(items.len(), 400);
+        let space = world.resource::<Space>().clone();
+        let mut want = UniformGrid::new();
+        want.rebuild(&space, 1.5, items);
+        let index = world.resource::<SpatialIndex>();
+        assert_eq!(index.items(), want.items());
+        assert_eq!(index.dims(), want.dims());
     }
 }

@@ -220,10 +220,11 @@ fn index_flock(
     let index = &mut *index;
     // Component slices, table by table, so that any bird can be read by its position in the
     // query's order: the rebuild's passes then split the flock between threads.
-    let tables = BirdTables::new(
+    let tables = QueryTables::new(
         birds
             .contiguous_iter()
-            .expect("every flocking component is stored in tables"),
+            .expect("every flocking component is stored in tables")
+            .map(|(ids, pops, pos, vel)| Birds(ids, pops, pos, vel)),
     );
     let len = tables.len();
     index.grid.rebuild_indexed(&space, index.radius, &tables);
@@ -268,60 +269,28 @@ fn index_flock(
 }
 
 /// One ECS table's birds: ids, populations, positions and velocities.
-type BirdSlices<'w> = (
+struct Birds<'w>(
     &'w [AgentId],
     &'w [Population],
     &'w [Position],
     &'w [Velocity],
 );
 
-/// The flock's components as slices, one set per ECS table, read by position in query order.
-struct BirdTables<'w> {
-    tables: Vec<BirdSlices<'w>>,
-    /// Where each table starts in query order, and the total at the end.
-    starts: Vec<usize>,
-}
+impl TableRows for Birds<'_> {
+    type Data = Boid;
 
-impl<'w> BirdTables<'w> {
-    fn new(tables: impl Iterator<Item = BirdSlices<'w>>) -> BirdTables<'w> {
-        let tables: Vec<_> = tables.collect();
-        let mut starts = vec![0];
-        for (ids, ..) in &tables {
-            starts.push(starts[starts.len() - 1] + ids.len());
-        }
-        BirdTables { tables, starts }
+    fn rows(&self) -> usize {
+        self.0.len()
     }
 
-    /// The table and row of bird `i` when the flock spans several tables.
-    #[cold]
-    #[inline(never)]
-    fn locate(&self, i: usize) -> (usize, usize) {
-        let t = self.starts.partition_point(|&s| s <= i) - 1;
-        (t, i - self.starts[t])
-    }
-}
-
-impl IndexedItems<Boid> for BirdTables<'_> {
-    fn len(&self) -> usize {
-        self.starts[self.starts.len() - 1]
-    }
-
-    // Inlined into the rebuild's loops: a call per bird there returned the item through
-    // memory and made the index passes about twice as slow.
     #[inline(always)]
-    fn get(&self, i: usize) -> GridItem<Boid> {
-        let (t, r) = if self.tables.len() == 1 {
-            (0, i)
-        } else {
-            self.locate(i)
-        };
-        let (ids, pops, pos, vel) = &self.tables[t];
+    fn item(&self, r: usize) -> GridItem<Boid> {
         GridItem {
-            pos: pos[r].0,
-            id: ids[r].0,
+            pos: self.2[r].0,
+            id: self.0[r].0,
             data: Boid {
-                vel: vel[r].0,
-                pop: pops[r].0,
+                vel: self.3[r].0,
+                pop: self.1[r].0,
             },
         }
     }

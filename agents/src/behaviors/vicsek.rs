@@ -107,14 +107,35 @@ fn index_particles(
     particles: Query<(&AgentId, &Position, &Velocity), With<Vicsek>>,
 ) {
     let index = &mut *index;
-    index.grid.rebuild_with(&space, index.radius, || {
-        particles.iter().map(|(id, p, v)| GridItem {
-            pos: p.0,
-            id: id.0,
+    let tables = QueryTables::new(
+        particles
+            .contiguous_iter()
+            .expect("every Vicsek component is stored in tables")
+            .map(|(ids, pos, vel)| Particles(ids, pos, vel)),
+    );
+    index.grid.rebuild_indexed(&space, index.radius, &tables);
+}
+
+/// One ECS table's particles: ids, positions and velocities.
+struct Particles<'w>(&'w [AgentId], &'w [Position], &'w [Velocity]);
+
+impl TableRows for Particles<'_> {
+    /// The heading.
+    type Data = DVec2;
+
+    fn rows(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline(always)]
+    fn item(&self, r: usize) -> GridItem<DVec2> {
+        GridItem {
+            pos: self.1[r].0,
+            id: self.0[r].0,
             // A particle at speed 0 still has a direction to contribute: keep +x.
-            data: v.0.try_normalize().unwrap_or(DVec2::X),
-        })
-    });
+            data: self.2[r].0.try_normalize().unwrap_or(DVec2::X),
+        }
+    }
 }
 
 fn align(

@@ -70,6 +70,66 @@ pub trait IndexedItems<T>: Sync {
     fn get(&self, i: usize) -> GridItem<T>;
 }
 
+/// One ECS table's matches of a query, read as grid items: what
+/// [`QueryTables`] is built from. Implementations should mark `item` `#[inline(always)]`.
+pub trait TableRows: Sync {
+    /// The grid items' payload.
+    type Data;
+    /// Rows in the table.
+    fn rows(&self) -> usize;
+    /// The grid item of row `row`.
+    fn item(&self, row: usize) -> GridItem<Self::Data>;
+}
+
+/// A query's matches read by position, table by table (from bevy's
+/// `Query::contiguous_iter`), in the query's order: the source a system hands to
+/// [`UniformGrid::rebuild_indexed`] so that the rebuild's passes can split the agents
+/// between threads.
+pub struct QueryTables<R> {
+    tables: Vec<R>,
+    /// Where each table starts in query order, and the total at the end.
+    starts: Vec<usize>,
+}
+
+impl<R: TableRows> QueryTables<R> {
+    /// The matches of `tables`, in order.
+    pub fn new(tables: impl IntoIterator<Item = R>) -> QueryTables<R> {
+        let tables: Vec<R> = tables.into_iter().collect();
+        let mut starts = Vec::with_capacity(tables.len() + 1);
+        starts.push(0);
+        for table in &tables {
+            starts.push(starts[starts.len() - 1] + table.rows());
+        }
+        QueryTables { tables, starts }
+    }
+
+    /// The table and row of match `i` when the matches span several tables.
+    #[cold]
+    #[inline(never)]
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let t = self.starts.partition_point(|&s| s <= i) - 1;
+        (t, i - self.starts[t])
+    }
+}
+
+impl<R: TableRows> IndexedItems<R::Data> for QueryTables<R> {
+    fn len(&self) -> usize {
+        self.starts[self.starts.len() - 1]
+    }
+
+    // Inlined into the rebuild's loops: a call per item there returned the item through
+    // memory and made the index passes about twice as slow.
+    #[inline(always)]
+    fn get(&self, i: usize) -> GridItem<R::Data> {
+        let (t, r) = if self.tables.len() == 1 {
+            (0, i)
+        } else {
+            self.locate(i)
+        };
+        self.tables[t].item(r)
+    }
+}
+
 impl<T: Copy + Sync> IndexedItems<T> for [GridItem<T>] {
     fn len(&self) -> usize {
         <[GridItem<T>]>::len(self)
@@ -145,7 +205,7 @@ impl<T: Copy> UniformGrid<T> {
         }
         let ncells = self.layout(space, cell_size, self.items.len());
         let items = std::mem::take(&mut self.items);
-        self.count_cells(ncells, items.iter().map(|it| (it.pos, it.id)));
+        self.count_cells(ncells, items.iter().map(|it| it.pos));
         self.items = items;
         self.assign_slots(ncells);
         // The permutation is applied in place (each swap puts one item in its final slot), so
@@ -159,49 +219,6 @@ impl<T: Copy> UniformGrid<T> {
                 self.items.swap(i, d);
                 self.dest.swap(i, d);
             }
-        }
-    }
-
-    /// Like [`UniformGrid::rebuild`], for a source that can be iterated twice (a query, a
-    /// slice): the first pass finds each item's cell, the second writes each item straight to
-    /// its slot. Same result as `rebuild`, but without `rebuild`'s in-place permutation,
-    /// whose swaps form one long chain of dependent cache misses (70% of a rebuild at 1M
-    /// items); independent stores overlap. Both passes must yield the same items in the same
-    /// order.
-    pub fn rebuild_with<I: Iterator<Item = GridItem<T>>>(
-        &mut self,
-        space: &Space,
-        cell_size: f64,
-        source: impl Fn() -> I + Sync,
-    ) where
-        T: Send + Sync,
-    {
-        let n = match source().size_hint() {
-            (lo, Some(hi)) if lo == hi => lo,
-            _ => source().count(),
-        };
-        let ncells = self.layout(space, cell_size, n);
-        let sorted = self.count_cells(ncells, source().map(|it| (it.pos, it.id)));
-        self.dest_is_slots = sorted;
-        self.assign_slots(ncells);
-        self.items.clear();
-        let Some(first) = source().next() else {
-            return;
-        };
-        self.items.resize(self.dest.len(), first);
-        // With several threads, each stores the items whose slots fall in its own part.
-        let dest = &self.dest;
-        crate::par::par_parts_mut(&mut self.items, |offset, part| {
-            let end = offset + part.len();
-            for (it, &slot) in source().zip(dest) {
-                let slot = slot as usize;
-                if (offset..end).contains(&slot) {
-                    part[slot - offset] = it;
-                }
-            }
-        });
-        if !sorted {
-            self.sort_cells_by_id();
         }
     }
 
@@ -335,31 +352,26 @@ impl<T: Copy> UniformGrid<T> {
 
     /// Where each input item of the last rebuild went: `input_slots()[i]` is the slot in
     /// [`UniformGrid::items`] of the `i`-th item given. Known after
-    /// [`UniformGrid::rebuild_with`] and [`UniformGrid::rebuild_indexed`] when the ids came
-    /// in ascending order (the usual case: agents in spawn order); `None` otherwise.
+    /// [`UniformGrid::rebuild_indexed`] when the ids came in ascending order (the usual case:
+    /// agents in spawn order); `None` otherwise.
     pub fn input_slots(&self) -> Option<&[u32]> {
         self.dest_is_slots.then_some(&self.dest[..])
     }
 
     /// Fills `dest` with the cell of each item and `starts` with the first slot of each
-    /// cell; returns whether the ids came in ascending order.
-    fn count_cells(&mut self, ncells: usize, items: impl Iterator<Item = (DVec2, u32)>) -> bool {
+    /// cell.
+    fn count_cells(&mut self, ncells: usize, positions: impl Iterator<Item = DVec2>) {
         self.starts.clear();
         self.starts.resize(ncells + 1, 0);
         self.dest.clear();
-        let mut last = None;
-        let mut sorted = true;
-        for (pos, id) in items {
+        for pos in positions {
             let c = cell_index(pos, self.cell_w, self.cell_h, self.nx, self.ny);
             self.dest.push(c as u32);
             self.starts[c + 1] += 1;
-            sorted &= last.is_none_or(|last| last < id);
-            last = Some(id);
         }
         for c in 0..ncells {
             self.starts[c + 1] += self.starts[c];
         }
-        sorted
     }
 
     /// Turns `dest` from cells into slots: a stable counting sort (a running cursor per
@@ -855,29 +867,6 @@ mod tests {
                 want.sort_by_key(|x| x.0);
                 prop_assert_eq!(got, want);
             }
-        }
-
-        #[test]
-        fn rebuild_with_equals_rebuild(
-            pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0, 0u32..1000), 0..200),
-            cell in 0.5f64..20.0,
-            torus in any::<bool>(),
-        ) {
-            let s = space(50.0, 30.0, if torus { Boundary::Torus } else { Boundary::Walls });
-            // Unique ids in input order (often not ascending), as agents have.
-            let mut seen = std::collections::HashSet::new();
-            let items: Vec<GridItem<u32>> = pts
-                .iter()
-                .filter(|p| seen.insert(p.2))
-                .map(|&(x, y, id)| GridItem { pos: DVec2::new(x, y), id, data: id * 7 })
-                .collect();
-            let mut a = UniformGrid::new();
-            a.rebuild(&s, cell, items.iter().copied());
-            let mut b = UniformGrid::new();
-            b.rebuild_with(&s, cell, || items.iter().copied());
-            prop_assert_eq!(a.items(), b.items());
-            prop_assert_eq!(&a.starts, &b.starts);
-            prop_assert_eq!(a.dims(), b.dims());
         }
 
         #[test]

@@ -5,7 +5,7 @@ mod grid;
 mod index;
 
 pub use grid::{GridNeighbors, GridOccupancy};
-pub use index::{GridItem, IndexedItems, Runs, UniformGrid};
+pub use index::{GridItem, IndexedItems, QueryTables, Runs, TableRows, UniformGrid};
 
 use bevy_ecs::prelude::Resource;
 use glam::DVec2;
