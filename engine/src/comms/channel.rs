@@ -820,8 +820,10 @@ impl<P: Payload> Channel<P> {
     /// Delivers every copy due at `tick` into the members' mailboxes (`mailboxes` is indexed
     /// by member slot): drops copies whose sender or receiver is gone, applies each
     /// mailbox's capacity and overflow policy, and appends the rest in (sender, sequence)
-    /// order. Reads the due copies in order and writes each mailbox once per copy, so the
-    /// cost is one pass over the copies.
+    /// order. Writes each mailbox once per copy. The due copies are read once when nothing
+    /// is logged and full mailboxes refuse arrivals (the default); otherwise each receiver's
+    /// arrivals are counted first, so that `DropOldest` evicts exactly and the log lists
+    /// drops, deliveries and evictions in that order.
     pub fn deliver<S: MailboxSlots<P> + ?Sized>(
         &mut self,
         tick: u64,
@@ -829,6 +831,9 @@ impl<P: Payload> Channel<P> {
         mailboxes: &mut S,
     ) {
         self.take_due(tick);
+        if self.log.is_none() && self.model.overflow == Overflow::DropNewest {
+            return self.deliver_in_one_pass(tick, members, mailboxes);
+        }
         let n = members.len();
         self.arriving.clear();
         self.arriving.resize(n, 0);
@@ -922,14 +927,7 @@ impl<P: Payload> Channel<P> {
             if logging {
                 self.note(event_of(&env, tick, Outcome::Delivered));
             }
-            self.counters.delivered += 1;
-            self.counters.latency_sum += env.delivered - env.sent;
-            self.counters.latency_count += 1;
-            self.counters.bytes_delivered += serialized_size(&env.payload);
-            if let Some(t) = &mut self.talk {
-                *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
-            }
-            mb.queue.push_back(env);
+            self.land(mb, env);
         }
         if logging && !self.evicted.is_empty() {
             let evicted = std::mem::take(&mut self.evicted);
@@ -940,6 +938,72 @@ impl<P: Payload> Channel<P> {
             self.evicted.clear();
         }
         self.due.clear();
+    }
+
+    /// [`Channel::deliver`] when nothing is logged and a full mailbox refuses arrivals: a
+    /// receiver then keeps its first arrivals up to its capacity, so each copy's fate is
+    /// known when it is read, and the due copies are read once (by value when in order)
+    /// instead of counted first. Same mailboxes and counters as the general path.
+    fn deliver_in_one_pass<S: MailboxSlots<P> + ?Sized>(
+        &mut self,
+        tick: u64,
+        members: &Members,
+        mailboxes: &mut S,
+    ) {
+        let mut due = std::mem::take(&mut self.due);
+        if self.order.is_empty() {
+            for env in due.drain(..).flatten() {
+                self.deliver_one(tick, members, mailboxes, env);
+            }
+        } else {
+            let order = std::mem::take(&mut self.order);
+            for &i in &order {
+                if let Some(env) = due[i as usize].take() {
+                    self.deliver_one(tick, members, mailboxes, env);
+                }
+            }
+            self.order = order;
+        }
+        due.clear();
+        self.due = due;
+    }
+
+    #[inline]
+    fn deliver_one<S: MailboxSlots<P> + ?Sized>(
+        &mut self,
+        tick: u64,
+        members: &Members,
+        mailboxes: &mut S,
+        env: Envelope<P>,
+    ) {
+        let s = match (members.standing(env.receiver), members.slot(env.id.sender)) {
+            (Standing::Member(s), Some(_)) => s,
+            (Standing::Gone, _) => return self.drop_env(DropReason::ReceiverGone, &env, tick),
+            (Standing::Member(_), None) => {
+                return self.drop_env(DropReason::SenderGone, &env, tick);
+            }
+            (Standing::Unknown, _) => return self.drop_env(DropReason::NoReceiver, &env, tick),
+        };
+        let Some(mb) = mailboxes.slot(s as usize) else {
+            return self.drop_env(DropReason::NoReceiver, &env, tick);
+        };
+        if mb.queue.len() >= self.model.capacity {
+            return self.drop_env(DropReason::MailboxOverflow, &env, tick);
+        }
+        self.land(mb, env);
+    }
+
+    /// Appends a delivered copy to its receiver's mailbox and counts it.
+    #[inline]
+    fn land(&mut self, mb: &mut Mailbox<P>, env: Envelope<P>) {
+        self.counters.delivered += 1;
+        self.counters.latency_sum += env.delivered - env.sent;
+        self.counters.latency_count += 1;
+        self.counters.bytes_delivered += serialized_size(&env.payload);
+        if let Some(t) = &mut self.talk {
+            *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
+        }
+        mb.queue.push_back(env);
     }
 
     /// Moves the buckets due by `tick` into `self.due`; when a bucket holds runs from several

@@ -127,7 +127,8 @@ proptest! {
 
     /// Whatever the channel model and traffic: at every tick boundary every copy sent is
     /// delivered, dropped or in flight; mailboxes are always in (delivery tick, sender,
-    /// sequence) order; and once traffic stops everything in flight lands.
+    /// sequence) order; once traffic stops everything in flight lands; and logging the
+    /// copies changes none of it.
     #[test]
     fn every_copy_is_accounted_for_and_mailboxes_stay_in_delivery_order(
         n in 2u32..10,
@@ -154,42 +155,53 @@ proptest! {
             topology: if ring { TopologySpec::Ring } else { TopologySpec::Complete },
             ..CommsSpec::default()
         };
+        // The twin logs every copy, which takes the channel's general delivery path; the
+        // plain rig takes the one-pass path where its policy allows. Both must agree.
         let mut rig = Rig::new(&spec, n, seed);
+        let mut twin = Rig::new(&spec, n, seed);
+        twin.channel.enable_log(&[]);
         let mut read = 0u64;
         let ticks = 8u64;
         for t in 0..ticks + 40 {
-            rig.deliver(t);
-            for (i, mb) in rig.mailboxes.iter_mut().enumerate() {
+            for r in [&mut rig, &mut twin] {
+                r.deliver(t);
+            }
+            for (i, (mb, other)) in rig.mailboxes.iter_mut().zip(&mut twin.mailboxes).enumerate() {
                 prop_assert!(in_order(mb));
+                prop_assert_eq!(&mb.queue, &other.queue, "tick {}, agent {}", t, i);
                 if (t + i as u64).is_multiple_of(3) {
                     read += mb.drain().count() as u64;
+                    other.clear();
                 }
             }
             if t < ticks {
-                for (k, &(s, kind, target)) in traffic.iter().enumerate() {
-                    if k as u64 % ticks != t || !rig.alive[(s % n) as usize] {
-                        continue;
+                for r in [&mut rig, &mut twin] {
+                    for (k, &(s, kind, target)) in traffic.iter().enumerate() {
+                        if k as u64 % ticks != t || !r.alive[(s % n) as usize] {
+                            continue;
+                        }
+                        let ob = &mut r.outboxes[(s % n) as usize];
+                        let h = Header::new(Performative::Inform);
+                        let to = match kind {
+                            0 => Recipients::Agent(target),
+                            1 => Recipients::Agents(&[target, target + 1, target]),
+                            2 => Recipients::Broadcast,
+                            3 => Recipients::Group(0),
+                            _ => Recipients::InRange(2.5),
+                        };
+                        ob.send(to, h, k as u32);
                     }
-                    let ob = &mut rig.outboxes[(s % n) as usize];
-                    let h = Header::new(Performative::Inform);
-                    let to = match kind {
-                        0 => Recipients::Agent(target),
-                        1 => Recipients::Agents(&[target, target + 1, target]),
-                        2 => Recipients::Broadcast,
-                        3 => Recipients::Group(0),
-                        _ => Recipients::InRange(2.5),
-                    };
-                    ob.send(to, h, k as u32);
-                }
-                rig.transmit(t);
-                for &(when, who) in &deaths {
-                    if when == t && rig.alive[(who % n) as usize] {
-                        rig.kill(who % n);
+                    r.transmit(t);
+                    for &(when, who) in &deaths {
+                        if when == t && r.alive[(who % n) as usize] {
+                            r.kill(who % n);
+                        }
                     }
                 }
             }
             let c = rig.channel.counters();
             prop_assert!(c.balanced(), "tick {t}: {c:?}");
+            prop_assert_eq!(c, twin.channel.counters(), "tick {}", t);
         }
         let c = *rig.channel.counters();
         prop_assert_eq!(c.in_flight, 0);
