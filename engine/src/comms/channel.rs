@@ -840,14 +840,12 @@ impl<P: Payload> Channel<P> {
         for k in 0..self.due.len() {
             let i = self.due_index(k);
             let Some(env) = &self.due[i] else { continue };
-            let reason = match (members.standing(env.receiver), members.slot(env.id.sender)) {
-                (Standing::Member(s), Some(_)) => {
+            let reason = match receiver_slot(members, env) {
+                Ok(s) => {
                     self.arriving[s as usize] += 1;
                     continue;
                 }
-                (Standing::Gone, _) => DropReason::ReceiverGone,
-                (Standing::Member(_), None) => DropReason::SenderGone,
-                (Standing::Unknown, _) => DropReason::NoReceiver,
+                Err(reason) => reason,
             };
             if let Some(env) = self.due[i].take() {
                 self.drop_env(reason, &env, tick);
@@ -976,13 +974,9 @@ impl<P: Payload> Channel<P> {
         mailboxes: &mut S,
         env: Envelope<P>,
     ) {
-        let s = match (members.standing(env.receiver), members.slot(env.id.sender)) {
-            (Standing::Member(s), Some(_)) => s,
-            (Standing::Gone, _) => return self.drop_env(DropReason::ReceiverGone, &env, tick),
-            (Standing::Member(_), None) => {
-                return self.drop_env(DropReason::SenderGone, &env, tick);
-            }
-            (Standing::Unknown, _) => return self.drop_env(DropReason::NoReceiver, &env, tick),
+        let s = match receiver_slot(members, &env) {
+            Ok(s) => s,
+            Err(reason) => return self.drop_env(reason, &env, tick),
         };
         let Some(mb) = mailboxes.slot(s as usize) else {
             return self.drop_env(DropReason::NoReceiver, &env, tick);
@@ -1070,6 +1064,17 @@ impl<P: Payload> Channel<P> {
         } else {
             self.order[k] as usize
         }
+    }
+}
+
+/// The member slot a due copy lands at, or why it cannot land (its receiver or sender left).
+#[inline]
+fn receiver_slot<P>(members: &Members, env: &Envelope<P>) -> Result<u32, DropReason> {
+    match (members.standing(env.receiver), members.slot(env.id.sender)) {
+        (Standing::Member(s), Some(_)) => Ok(s),
+        (Standing::Gone, _) => Err(DropReason::ReceiverGone),
+        (Standing::Member(_), None) => Err(DropReason::SenderGone),
+        (Standing::Unknown, _) => Err(DropReason::NoReceiver),
     }
 }
 
