@@ -52,6 +52,7 @@ mod par;
 mod phase;
 pub mod planning;
 mod plugin;
+mod prefetch;
 mod quantity;
 mod record;
 mod rng;

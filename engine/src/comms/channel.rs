@@ -457,8 +457,9 @@ pub struct Channel<P> {
     due: Vec<Option<Envelope<P>>>,
     /// Delivery order of `due` when its buckets mixed send ticks (empty: `due` is in order).
     order: Vec<u32>,
-    /// `(start, end)` of the runs being merged.
-    heads: Vec<(u32, u32)>,
+    /// `(start, end, sender at start)` of the runs being merged; the sender is `u64::MAX`
+    /// once a run is used up.
+    heads: Vec<(u32, u32, u64)>,
     arriving: Vec<u32>,
     refused: Vec<u32>,
     log: Option<(LogFilter, Vec<MessageEvent>)>,
@@ -814,6 +815,7 @@ impl<P: Payload> Channel<P> {
             bucket.last_sent = sent;
         }
         bucket.copies.push(Some(env));
+        crate::prefetch::spare(&mut bucket.copies, CALENDAR_AHEAD, 1);
         self.counters.in_flight += 1;
     }
 
@@ -838,7 +840,7 @@ impl<P: Payload> Channel<P> {
         self.arriving.clear();
         self.arriving.resize(n, 0);
         for k in 0..self.due.len() {
-            let i = self.due_index(k);
+            let i = nth_due(&self.order, k);
             let Some(env) = &self.due[i] else { continue };
             let reason = match receiver_slot(members, env) {
                 Ok(s) => {
@@ -874,17 +876,15 @@ impl<P: Payload> Channel<P> {
                 }
             };
             self.refused[s] = refuse as u32;
-            for _ in 0..evict {
-                if let Some(old) = mb.queue.pop_front() {
-                    self.counters.delivered -= 1;
-                    self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
-                    if self.log.is_some() {
-                        self.evicted.push(event_of(
-                            &old,
-                            tick,
-                            Outcome::Dropped(DropReason::MailboxOverflow),
-                        ));
-                    }
+            for old in mb.queue.drain(..evict) {
+                self.counters.delivered -= 1;
+                self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+                if self.log.is_some() {
+                    self.evicted.push(event_of(
+                        &old,
+                        tick,
+                        Outcome::Dropped(DropReason::MailboxOverflow),
+                    ));
                 }
             }
             if refuse < arriving {
@@ -896,7 +896,8 @@ impl<P: Payload> Channel<P> {
         let newest = self.model.overflow == Overflow::DropNewest;
         let logging = self.log.is_some();
         for k in 0..self.due.len() {
-            let i = self.due_index(k);
+            prefetch_mailboxes(&self.due, &self.order, k, members, mailboxes);
+            let i = nth_due(&self.order, k);
             let Some(env) = self.due[i].take() else {
                 continue;
             };
@@ -949,19 +950,14 @@ impl<P: Payload> Channel<P> {
         mailboxes: &mut S,
     ) {
         let mut due = std::mem::take(&mut self.due);
-        if self.order.is_empty() {
-            for env in due.drain(..).flatten() {
+        let order = std::mem::take(&mut self.order);
+        for k in 0..delivery_len(&due, &order) {
+            prefetch_mailboxes(&due, &order, k, members, mailboxes);
+            if let Some(env) = due[nth_due(&order, k)].take() {
                 self.deliver_one(tick, members, mailboxes, env);
             }
-        } else {
-            let order = std::mem::take(&mut self.order);
-            for &i in &order {
-                if let Some(env) = due[i as usize].take() {
-                    self.deliver_one(tick, members, mailboxes, env);
-                }
-            }
-            self.order = order;
         }
+        self.order = order;
         due.clear();
         self.due = due;
     }
@@ -997,7 +993,7 @@ impl<P: Payload> Channel<P> {
         if let Some(t) = &mut self.talk {
             *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
         }
-        mb.queue.push_back(env);
+        mb.queue.push(env);
     }
 
     /// Moves the buckets due by `tick` into `self.due`; when a bucket holds runs from several
@@ -1030,23 +1026,22 @@ impl<P: Payload> Channel<P> {
                 self.heads.clear();
                 for (k, &start) in bucket.runs.iter().enumerate() {
                     let stop = bucket.runs.get(k + 1).map_or(end - offset, |&n| n);
-                    self.heads.push((offset + start, offset + stop));
+                    let (start, stop) = (offset + start, offset + stop);
+                    self.heads.push((start, stop, self.sender_at(start, stop)));
                 }
-                loop {
-                    let mut best: Option<(u32, usize)> = None;
-                    for (k, &(at, stop)) in self.heads.iter().enumerate() {
-                        if at < stop {
-                            let sender = self.due[at as usize]
-                                .as_ref()
-                                .map_or(u32::MAX, |e| e.id.sender);
-                            if best.is_none_or(|(b, _)| sender < b) {
-                                best = Some((sender, k));
-                            }
+                // Each run's next sender is kept beside its head, so picking the next copy
+                // reads no envelope; ties go to the earliest run (the first minimum).
+                for _ in offset..end {
+                    let mut k = 0;
+                    for (j, head) in self.heads.iter().enumerate().skip(1) {
+                        if head.2 < self.heads[k].2 {
+                            k = j;
                         }
                     }
-                    let Some((_, k)) = best else { break };
-                    self.order.push(self.heads[k].0);
-                    self.heads[k].0 += 1;
+                    let at = self.heads[k].0;
+                    self.order.push(at);
+                    let stop = self.heads[k].1;
+                    self.heads[k] = (at + 1, stop, self.sender_at(at + 1, stop));
                 }
             }
             bucket.runs.clear();
@@ -1056,13 +1051,67 @@ impl<P: Payload> Channel<P> {
         self.counters.in_flight -= self.due.len() as u64;
     }
 
-    /// The index in `due` of the `k`-th copy in delivery order.
+    /// The sender of `self.due[at]` when `at < stop`, else `u64::MAX` (after every sender).
     #[inline]
-    fn due_index(&self, k: usize) -> usize {
-        if self.order.is_empty() {
-            k
+    fn sender_at(&self, at: u32, stop: u32) -> u64 {
+        if at < stop
+            && let Some(env) = &self.due[at as usize]
+        {
+            u64::from(env.id.sender)
         } else {
-            self.order[k] as usize
+            u64::MAX
+        }
+    }
+}
+
+/// How many copies there are to deliver: `order` lists them when it is not empty.
+#[inline]
+fn delivery_len<P>(due: &[Option<Envelope<P>>], order: &[u32]) -> usize {
+    if order.is_empty() {
+        due.len()
+    } else {
+        order.len()
+    }
+}
+
+/// The index in `due` of the `k`-th copy in delivery order (`order`, or `due`'s own when it
+/// is empty).
+#[inline]
+fn nth_due(order: &[u32], k: usize) -> usize {
+    if order.is_empty() {
+        k
+    } else {
+        order[k] as usize
+    }
+}
+
+/// Prefetches for the copies ahead of the `k`-th in delivery order, in three steps, each
+/// needing what the one before fetched: the copy itself (when runs of several send ticks
+/// are merged, delivery order jumps between them), its receiver's mailbox, and where that
+/// mailbox's next arrival goes. Delivery is a run of stores into scattered mailboxes;
+/// without this each one waits for its line.
+#[inline(always)]
+fn prefetch_mailboxes<P: Send + Sync + 'static, S: MailboxSlots<P> + ?Sized>(
+    due: &[Option<Envelope<P>>],
+    order: &[u32],
+    k: usize,
+    members: &Members,
+    mailboxes: &mut S,
+) {
+    let n = delivery_len(due, order);
+    if !order.is_empty() && k + 3 * PREFETCH_AHEAD < n {
+        let i = nth_due(order, k + 3 * PREFETCH_AHEAD);
+        // An envelope's 64 bytes usually straddle two lines.
+        for copy in &due[i..due.len().min(i + 2)] {
+            crate::prefetch::line(copy);
+        }
+    }
+    for (ahead, storage) in [(2 * PREFETCH_AHEAD, false), (PREFETCH_AHEAD, true)] {
+        if k + ahead < n
+            && let Some(env) = &due[nth_due(order, k + ahead)]
+            && let Standing::Member(s) = members.standing(env.receiver)
+        {
+            mailboxes.prefetch(s as usize, storage);
         }
     }
 }
@@ -1078,11 +1127,23 @@ fn receiver_slot<P>(members: &Members, env: &Envelope<P>) -> Result<u32, DropRea
     }
 }
 
+/// How many slots past the end of a calendar bucket are fetched as it fills: its buffer
+/// is reused every few ticks, long enough for it to have left the cache.
+const CALENDAR_AHEAD: usize = 4;
+
+/// How many copies ahead of the one being delivered its receiver's mailbox is prefetched:
+/// enough for the line to arrive, few enough that it is still there when the copy lands.
+const PREFETCH_AHEAD: usize = 12;
+
 /// Mailboxes by member slot, as [`Channel::deliver`] reads them: a slice of mailboxes, or of
 /// optional handles to them (ECS components).
 pub trait MailboxSlots<P: Send + Sync + 'static> {
     /// The mailbox of the member at `slot`, if there is one.
     fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>>;
+
+    /// Prefetches the mailbox at `slot` (`storage`: where it stores its next arrival;
+    /// otherwise its own fields), without counting as a change.
+    fn prefetch(&mut self, slot: usize, storage: bool);
 }
 
 impl<P: Send + Sync + 'static> MailboxSlots<P> for [Mailbox<P>] {
@@ -1090,13 +1151,48 @@ impl<P: Send + Sync + 'static> MailboxSlots<P> for [Mailbox<P>] {
     fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>> {
         self.get_mut(slot)
     }
+
+    #[inline]
+    fn prefetch(&mut self, slot: usize, storage: bool) {
+        if let Some(mb) = self.get_mut(slot) {
+            mb.prefetch(storage);
+        }
+    }
 }
 
-impl<P: Send + Sync + 'static, M: std::ops::DerefMut<Target = Mailbox<P>>> MailboxSlots<P>
-    for [Option<M>]
-{
+impl<P: Send + Sync + 'static, M: MailboxHandle<P>> MailboxSlots<P> for [Option<M>] {
     #[inline]
     fn slot(&mut self, slot: usize) -> Option<&mut Mailbox<P>> {
         self.get_mut(slot).and_then(|m| m.as_deref_mut())
+    }
+
+    #[inline]
+    fn prefetch(&mut self, slot: usize, storage: bool) {
+        if let Some(Some(mb)) = self.get_mut(slot) {
+            mb.quietly().prefetch(storage);
+        }
+    }
+}
+
+/// A mutable handle to a mailbox that can also be reached without counting as a change
+/// (bevy's `Mut` marks its component changed on every mutable access).
+pub trait MailboxHandle<P: Send + Sync + 'static>: std::ops::DerefMut<Target = Mailbox<P>> {
+    /// The mailbox, not marked changed.
+    fn quietly(&mut self) -> &mut Mailbox<P>;
+}
+
+impl<P: Send + Sync + 'static> MailboxHandle<P> for &mut Mailbox<P> {
+    #[inline]
+    fn quietly(&mut self) -> &mut Mailbox<P> {
+        self
+    }
+}
+
+impl<P: Send + Sync + 'static> MailboxHandle<P>
+    for bevy_ecs::change_detection::Mut<'_, Mailbox<P>>
+{
+    #[inline]
+    fn quietly(&mut self) -> &mut Mailbox<P> {
+        bevy_ecs::change_detection::DetectChangesMut::bypass_change_detection(self)
     }
 }

@@ -5,7 +5,6 @@
 use crate::plugin::unknown_name_message;
 use bevy_ecs::prelude::Component;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// The communicative act of a message: the FIPA ACL performatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -428,14 +427,12 @@ impl<P: Send + Sync + 'static> Outbox<P> {
 /// takes them, within the channel's capacity and overflow policy.
 #[derive(Component, Debug, Clone)]
 pub struct Mailbox<P: Send + Sync + 'static> {
-    pub(crate) queue: VecDeque<Envelope<P>>,
+    pub(crate) queue: Vec<Envelope<P>>,
 }
 
 impl<P: Send + Sync + 'static> Default for Mailbox<P> {
     fn default() -> Self {
-        Mailbox {
-            queue: VecDeque::new(),
-        }
+        Mailbox { queue: Vec::new() }
     }
 }
 
@@ -460,9 +457,9 @@ impl<P: Send + Sync + 'static> Mailbox<P> {
         self.queue.drain(..)
     }
 
-    /// Removes the oldest message.
+    /// Removes the oldest message (moving the others up: to read them all, `drain`).
     pub fn pop(&mut self) -> Option<Envelope<P>> {
-        self.queue.pop_front()
+        (!self.queue.is_empty()).then(|| self.queue.remove(0))
     }
 
     /// Keeps only the messages for which `keep` is true.
@@ -473,6 +470,19 @@ impl<P: Send + Sync + 'static> Mailbox<P> {
     /// Discards everything.
     pub fn clear(&mut self) {
         self.queue.clear();
+    }
+
+    /// Asks the CPU to fetch, ahead of delivery, the memory the next two arrivals will be
+    /// stored in (`storage`), or the mailbox's own fields (which say where that is):
+    /// mailboxes are scattered over memory, and a store into a line not in the cache stalls
+    /// delivery until the line arrives.
+    #[inline]
+    pub(crate) fn prefetch(&mut self, storage: bool) {
+        if storage {
+            crate::prefetch::spare(&mut self.queue, 0, 2);
+        } else {
+            crate::prefetch::line(self);
+        }
     }
 }
 

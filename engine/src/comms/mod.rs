@@ -85,8 +85,8 @@ pub mod topology;
 
 pub use bus::{Bus, Neighbors};
 pub use channel::{
-    Channel, CommsCounters, DropReason, MailboxSlots, Members, MessageEvent, Net, Outcome, Payload,
-    Standing,
+    Channel, CommsCounters, DropReason, MailboxHandle, MailboxSlots, Members, MessageEvent, Net,
+    Outcome, Payload, Standing,
 };
 pub use envelope::{
     Cast, ConversationId, Envelope, Header, Mailbox, MessageId, Outbox, Performative, Recipients,

@@ -500,3 +500,63 @@ fn topologies_rebuilt_from_positions_follow_the_agents_and_failures_drop_message
     let journal = sim.world().resource::<Journal>();
     assert_eq!((journal.count("killed"), journal.count("spawned")), (5, 4));
 }
+
+/// A mailbox handle that counts mutable accesses: the ones that count as a change (`Mut`
+/// marks its component changed) and the quiet ones.
+struct Counted<'a> {
+    mailbox: &'a mut Mailbox<u32>,
+    loud: &'a std::cell::Cell<u32>,
+    quiet: &'a std::cell::Cell<u32>,
+}
+
+impl std::ops::Deref for Counted<'_> {
+    type Target = Mailbox<u32>;
+    fn deref(&self) -> &Mailbox<u32> {
+        self.mailbox
+    }
+}
+
+impl std::ops::DerefMut for Counted<'_> {
+    fn deref_mut(&mut self) -> &mut Mailbox<u32> {
+        self.loud.set(self.loud.get() + 1);
+        self.mailbox
+    }
+}
+
+impl MailboxHandle<u32> for Counted<'_> {
+    fn quietly(&mut self) -> &mut Mailbox<u32> {
+        self.quiet.set(self.quiet.get() + 1);
+        self.mailbox
+    }
+}
+
+#[test]
+fn prefetching_mailboxes_ahead_of_delivery_does_not_count_as_changing_them() {
+    let n = 60;
+    let mut rig = Rig::new(&CommsSpec::default(), n, 1);
+    for to in 1..n {
+        rig.outboxes[0].tell(to, Performative::Inform, to);
+    }
+    rig.transmit(0);
+    // The sender leaves while its copies are in flight: they are dropped at delivery without
+    // their mailboxes being touched, although delivery looked ahead at them.
+    rig.kill(0);
+    let loud: Vec<_> = (0..n).map(|_| std::cell::Cell::new(0)).collect();
+    let quiet: Vec<_> = (0..n).map(|_| std::cell::Cell::new(0)).collect();
+    let mut by_slot: Vec<Option<Counted<'_>>> = Vec::new();
+    by_slot.resize_with(rig.members.len(), || None);
+    for (i, mailbox) in rig.mailboxes.iter_mut().enumerate() {
+        if let Some(slot) = rig.members.slot(i as u32) {
+            by_slot[slot as usize] = Some(Counted {
+                mailbox,
+                loud: &loud[i],
+                quiet: &quiet[i],
+            });
+        }
+    }
+    rig.channel.deliver(1, &rig.members, by_slot.as_mut_slice());
+    let c = rig.channel.counters();
+    assert_eq!(c.dropped_for(DropReason::SenderGone), u64::from(n - 1));
+    assert!(loud.iter().all(|l| l.get() == 0), "a mailbox was marked");
+    assert!(quiet.iter().map(std::cell::Cell::get).sum::<u32>() > 0);
+}
