@@ -457,9 +457,8 @@ pub struct Channel<P> {
     due: Vec<Option<Envelope<P>>>,
     /// Delivery order of `due` when its buckets mixed send ticks (empty: `due` is in order).
     order: Vec<u32>,
-    /// `(start, end, sender at start)` of the runs being merged; the sender is `u64::MAX`
-    /// once a run is used up.
-    heads: Vec<(u32, u32, u64)>,
+    /// `(start, end)` of the runs being merged.
+    heads: Vec<(u32, u32)>,
     arriving: Vec<u32>,
     refused: Vec<u32>,
     log: Option<(LogFilter, Vec<MessageEvent>)>,
@@ -1026,22 +1025,23 @@ impl<P: Payload> Channel<P> {
                 self.heads.clear();
                 for (k, &start) in bucket.runs.iter().enumerate() {
                     let stop = bucket.runs.get(k + 1).map_or(end - offset, |&n| n);
-                    let (start, stop) = (offset + start, offset + stop);
-                    self.heads.push((start, stop, self.sender_at(start, stop)));
+                    self.heads.push((offset + start, offset + stop));
                 }
-                // Each run's next sender is kept beside its head, so picking the next copy
-                // reads no envelope; ties go to the earliest run (the first minimum).
-                for _ in offset..end {
-                    let mut k = 0;
-                    for (j, head) in self.heads.iter().enumerate().skip(1) {
-                        if head.2 < self.heads[k].2 {
-                            k = j;
+                loop {
+                    let mut best: Option<(u32, usize)> = None;
+                    for (k, &(at, stop)) in self.heads.iter().enumerate() {
+                        if at < stop {
+                            let sender = self.due[at as usize]
+                                .as_ref()
+                                .map_or(u32::MAX, |e| e.id.sender);
+                            if best.is_none_or(|(b, _)| sender < b) {
+                                best = Some((sender, k));
+                            }
                         }
                     }
-                    let at = self.heads[k].0;
-                    self.order.push(at);
-                    let stop = self.heads[k].1;
-                    self.heads[k] = (at + 1, stop, self.sender_at(at + 1, stop));
+                    let Some((_, k)) = best else { break };
+                    self.order.push(self.heads[k].0);
+                    self.heads[k].0 += 1;
                 }
             }
             bucket.runs.clear();
@@ -1049,18 +1049,6 @@ impl<P: Payload> Channel<P> {
             self.spare_runs.push(bucket.runs);
         }
         self.counters.in_flight -= self.due.len() as u64;
-    }
-
-    /// The sender of `self.due[at]` when `at < stop`, else `u64::MAX` (after every sender).
-    #[inline]
-    fn sender_at(&self, at: u32, stop: u32) -> u64 {
-        if at < stop
-            && let Some(env) = &self.due[at as usize]
-        {
-            u64::from(env.id.sender)
-        } else {
-            u64::MAX
-        }
     }
 }
 
