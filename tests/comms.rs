@@ -104,6 +104,38 @@ fn talking_scenarios_are_byte_identical_at_1_and_4_threads() {
     }
 }
 
+/// Logged copies wait in the channel's calendar and are delivered in global delivery order;
+/// unlogged ones are filed by receiver as they are sent. Which way they travel must change
+/// nothing but the log itself (failures and joins included, at any thread count).
+#[test]
+fn logging_messages_changes_no_result() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for (file, ticks) in [("gossip_failures.ron", "80"), ("forager.ron", "150")] {
+        let path = scenarios().join(file);
+        let logged = tmp.path().join(format!("{file}-logged"));
+        let quiet = tmp.path().join(format!("{file}-quiet"));
+        run(&path, &logged, 1, &["--ticks", ticks]);
+        run(
+            &path,
+            &quiet,
+            4,
+            &["--ticks", ticks, "--set", "comms.record.messages=false"],
+        );
+        assert!(logged.join("messages.csv").exists() && !quiet.join("messages.csv").exists());
+        for name in ["metrics.csv", "summary.json"] {
+            let a = std::fs::read(logged.join(name)).expect("logged run");
+            let b = std::fs::read(quiet.join(name)).expect("unlogged run");
+            assert!(a == b, "{file}: {name} differs when messages are logged");
+        }
+        let digest = |dir: &Path| {
+            let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest");
+            let doc: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+            doc["digest"].as_str().expect("digest").to_owned()
+        };
+        assert_eq!(digest(&logged), digest(&quiet), "{file}");
+    }
+}
+
 #[test]
 fn messages_csv_accounts_for_every_copy_in_delivery_order() {
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -1,17 +1,30 @@
 //! The channel: everything between an outbox and a mailbox. Independent of the ECS so that it
 //! can be tested and measured on its own; `super::bus` drives it from the tick's systems.
 //!
-//! Data layout, chosen for throughput: copies in flight live in a calendar of per-tick
-//! buckets (a ring of reusable `Vec`s indexed by delivery tick), appended in
-//! (sender id, send sequence, receiver id) order because senders are drained in id order.
-//! A bucket that received copies from a single send tick is therefore already in delivery
-//! order; one that mixes send ticks (random latency) is delivered through a merge of its runs
-//! by sender id (indices only, no envelope moves), which is correct because a sender's
-//! sequence numbers grow with time. Delivery
-//! reads the due copies once, in that order, appending each to its receiver's mailbox
-//! (mailboxes are handed over indexed by member slot, so a copy costs one write).
-//! Nothing here allocates per message once buffers have grown, except cloning a payload that
-//! owns heap memory for the second and later receivers of a multi-receiver message.
+//! Data layout, chosen for throughput. Copies in flight take one of two ways:
+//! - *Filed by receiver* (nothing is logged and the latency is fixed, at most
+//!   [`FILED_MAX_LATENCY`] ticks: the common case). Each copy is appended, as it is sent, to
+//!   its receiver's list in the tray of its delivery tick. Senders transmit in id order and
+//!   every copy in a tray was sent in the same tick, so each list is already in (sender,
+//!   sequence) order; delivery hands each list to its mailbox in one move (when the
+//!   mailbox is empty, the list's buffer becomes the mailbox's and the mailbox's empty one
+//!   goes back to the tray), so a copy is written once on its way and read by the receiver
+//!   only. The scattered stores of sending are prefetched an outbox (or a broadcast) at a
+//!   time.
+//! - *In the calendar* (messages logged, or a random or long latency): a ring of reusable
+//!   per-tick buckets indexed by delivery tick, appended in (sender id, send sequence,
+//!   receiver id) order. A bucket that received copies from a single send tick is
+//!   therefore already in delivery order; one that mixes send ticks (random latency) is
+//!   delivered through a merge of its runs by sender id (indices only, no envelope moves),
+//!   which is correct because a sender's sequence numbers grow with time. Delivery reads
+//!   the due copies once, in that order, appending each to its receiver's mailbox
+//!   (mailboxes are handed over indexed by member slot, so a copy costs one write), and
+//!   the log lists every copy's fate in that global order.
+//!
+//! Both ways give the same mailboxes and counters (a property test runs a logging twin of
+//! every random channel). Nothing here allocates per message once buffers have grown,
+//! except cloning a payload that owns heap memory for the second and later receivers of a
+//! multi-receiver message.
 
 use super::envelope::{
     Cast, ConversationId, Dest, Envelope, Mailbox, MessageId, Outbox, Performative,
@@ -215,6 +228,7 @@ pub struct Members {
     positions: Vec<DVec2>,
     slot_of: Vec<u32>,
     gone: Vec<bool>,
+    departures: u64,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -235,6 +249,11 @@ impl Members {
     pub fn rebuild(&mut self, members: impl IntoIterator<Item = (u32, u16)>, gone: &[u32]) {
         let mut pairs: Vec<(u32, u16)> = members.into_iter().collect();
         pairs.sort_unstable();
+        self.departures += self
+            .ids
+            .iter()
+            .filter(|&&id| pairs.binary_search_by_key(&id, |p| p.0).is_err())
+            .count() as u64;
         self.ids.clear();
         self.population.clear();
         self.ids.extend(pairs.iter().map(|p| p.0));
@@ -263,6 +282,12 @@ impl Members {
     /// Member ids, ascending.
     pub fn ids(&self) -> &[u32] {
         &self.ids
+    }
+
+    /// How many members have left since the start (summed over rebuilds): while it stays
+    /// the same, every member of an earlier tick still is one.
+    pub(crate) fn departures(&self) -> u64 {
+        self.departures
     }
 
     /// Number of members.
@@ -326,6 +351,8 @@ struct Model {
     overflow: Overflow,
     random: bool,
     random_latency: bool,
+    /// The latency when it is fixed.
+    fixed: Option<u32>,
 }
 
 impl Model {
@@ -346,6 +373,10 @@ impl Model {
             overflow: spec.mailbox.overflow,
             random: loss_threshold > 0 || !matches!(spec.latency, Latency::Fixed(_)),
             random_latency: !matches!(spec.latency, Latency::Fixed(_)),
+            fixed: match spec.latency {
+                Latency::Fixed(l) => Some(l),
+                _ => None,
+            },
         }
     }
 
@@ -385,6 +416,52 @@ impl<P> Bucket<P> {
         }
     }
 }
+
+/// Copies, latency and payload bytes of the copies in a tray that are still to land.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    copies: u64,
+    latency: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    /// Takes a copy that will not land out of the tally.
+    fn remove<P: Serialize>(&mut self, env: &Envelope<P>) {
+        self.copies -= 1;
+        self.latency -= env.latency();
+        self.bytes -= serialized_size(&env.payload);
+    }
+}
+
+/// The copies due at one tick, filed by receiver as they are sent (see [`Channel`]). They
+/// were all sent in one tick (the latency is fixed), senders in id order, so each list is
+/// in (sender, sequence) order.
+struct Tray<P> {
+    /// By receiver id: its copies.
+    lists: Vec<Vec<Envelope<P>>>,
+    /// Receivers with copies here, in the order they got their first.
+    touched: Vec<u32>,
+    tally: Tally,
+    /// [`Members::departures`] when the first copy was filed: if it has not changed by
+    /// delivery, every sender is still a member.
+    departures: u64,
+}
+
+impl<P> Default for Tray<P> {
+    fn default() -> Self {
+        Tray {
+            lists: Vec::new(),
+            touched: Vec::new(),
+            tally: Tally::default(),
+            departures: 0,
+        }
+    }
+}
+
+/// The longest (fixed) latency for which copies are filed by receiver: a tray has a list
+/// header per receiver id, so the trays in flight cost latency x 24 bytes per agent.
+const FILED_MAX_LATENCY: u32 = 8;
 
 /// What one tick's sending needs besides the outbox.
 #[derive(Debug, Clone, Copy)]
@@ -465,6 +542,10 @@ pub struct Channel<P> {
     evicted: Vec<MessageEvent>,
     talk: Option<HashMap<(u32, u32), u64>>,
     streams: SenderStreams,
+    /// Copies filed by receiver, by delivery tick from `tray_base` on.
+    trays: VecDeque<Tray<P>>,
+    tray_base: u64,
+    spare_trays: Vec<Tray<P>>,
 }
 
 impl<P> std::fmt::Debug for Channel<P> {
@@ -512,6 +593,9 @@ impl<P: Payload> Channel<P> {
             evicted: Vec::new(),
             talk: None,
             streams: SenderStreams::default(),
+            trays: VecDeque::new(),
+            tray_base: 0,
+            spare_trays: Vec::new(),
         }
     }
 
@@ -521,6 +605,8 @@ impl<P: Payload> Channel<P> {
     }
 
     /// Starts logging every copy's outcome, keeping only `performatives` (all when empty).
+    /// Call it before the first message is sent: copies already in flight are delivered
+    /// unlogged.
     pub fn enable_log(&mut self, performatives: &[Performative]) {
         let mut keep = [performatives.is_empty(); 22];
         for &p in performatives {
@@ -572,6 +658,13 @@ impl<P: Payload> Channel<P> {
         let Outbox {
             pending, targets, ..
         } = outbox;
+        self.prefetch_filing(
+            net.tick,
+            pending.iter().filter_map(|msg| match msg.dest {
+                Dest::Agent(r) => Some(r),
+                _ => None,
+            }),
+        );
         for msg in pending.drain(..) {
             let bytes = serialized_size(&msg.payload);
             let id = MessageId {
@@ -594,6 +687,7 @@ impl<P: Payload> Channel<P> {
             }
             let cast = self.expand(net, sender, st.slot, msg.dest, targets);
             let receivers = std::mem::take(&mut self.receivers);
+            self.prefetch_filing(net.tick, receivers.iter().copied());
             if let Some((&last, rest)) = receivers.split_last() {
                 for &r in rest {
                     self.copy(
@@ -690,7 +784,11 @@ impl<P: Payload> Channel<P> {
         let due = tick + self.model.latency(latency_word);
         let mut env = env;
         env.delivered = due;
-        self.push(due, tick, env);
+        if self.files() {
+            self.file(due, tick, env, bytes, net.members.departures());
+        } else {
+            self.push(due, tick, env);
+        }
     }
 
     #[cold]
@@ -818,6 +916,62 @@ impl<P: Payload> Channel<P> {
         self.counters.in_flight += 1;
     }
 
+    /// Whether copies are filed by receiver instead of waiting in the calendar.
+    #[inline]
+    fn files(&self) -> bool {
+        self.log.is_none() && self.model.fixed.is_some_and(|l| l <= FILED_MAX_LATENCY)
+    }
+
+    /// Prefetches where copies to `receivers` will be filed, before any is: each goes to
+    /// its receiver's list, a line that is usually not in the cache, and the stores of a
+    /// whole outbox (or broadcast) wait for their lines together instead of one after the
+    /// other.
+    #[inline]
+    fn prefetch_filing(&mut self, tick: u64, receivers: impl Iterator<Item = u32>) {
+        let (true, Some(latency)) = (self.files(), self.model.fixed) else {
+            return;
+        };
+        let due = tick + u64::from(latency);
+        let Some(tray) = due
+            .checked_sub(self.tray_base)
+            .and_then(|idx| self.trays.get_mut(idx as usize))
+        else {
+            return;
+        };
+        for r in receivers {
+            if let Some(list) = tray.lists.get_mut(r as usize) {
+                crate::prefetch::spare(list, 0, 2);
+            }
+        }
+    }
+
+    /// Files a copy in its receiver's list in the tray of its delivery tick.
+    #[inline]
+    fn file(&mut self, due: u64, sent: u64, env: Envelope<P>, bytes: u64, departures: u64) {
+        let idx = (due - self.tray_base) as usize;
+        while self.trays.len() <= idx {
+            let tray = self.spare_trays.pop().unwrap_or_default();
+            self.trays.push_back(tray);
+        }
+        let tray = &mut self.trays[idx];
+        if tray.tally.copies == 0 {
+            tray.departures = departures;
+        }
+        tray.tally.copies += 1;
+        tray.tally.latency += due - sent;
+        tray.tally.bytes += bytes;
+        let r = env.receiver as usize;
+        if r >= tray.lists.len() {
+            tray.lists.resize_with(r + 1, Vec::new);
+        }
+        let list = &mut tray.lists[r];
+        if list.is_empty() {
+            tray.touched.push(env.receiver);
+        }
+        list.push(env);
+        self.counters.in_flight += 1;
+    }
+
     /// Delivers every copy due at `tick` into the members' mailboxes (`mailboxes` is indexed
     /// by member slot): drops copies whose sender or receiver is gone, applies each
     /// mailbox's capacity and overflow policy, and appends the rest in (sender, sequence)
@@ -831,6 +985,15 @@ impl<P: Payload> Channel<P> {
         members: &Members,
         mailboxes: &mut S,
     ) {
+        while self.tray_base <= tick {
+            let Some(mut tray) = self.trays.pop_front() else {
+                self.tray_base = tick + 1;
+                break;
+            };
+            self.tray_base += 1;
+            self.empty_tray(&mut tray, members, mailboxes);
+            self.spare_trays.push(tray);
+        }
         self.take_due(tick);
         if self.log.is_none() && self.model.overflow == Overflow::DropNewest {
             return self.deliver_in_one_pass(tick, members, mailboxes);
@@ -936,6 +1099,90 @@ impl<P: Payload> Channel<P> {
             self.evicted.clear();
         }
         self.due.clear();
+    }
+
+    /// Delivers a tray: each receiver's list lands in its mailbox in one move (the list
+    /// becomes the mailbox's buffer when the mailbox is empty), after the same checks as a
+    /// copy from the calendar, made per receiver, and per copy only for the senders when
+    /// members have left since the first copy was filed.
+    fn empty_tray<S: MailboxSlots<P> + ?Sized>(
+        &mut self,
+        tray: &mut Tray<P>,
+        members: &Members,
+        mailboxes: &mut S,
+    ) {
+        let mut tally = std::mem::take(&mut tray.tally);
+        self.counters.in_flight -= tally.copies;
+        let senders_may_be_gone = tray.departures != members.departures();
+        for &r in &tray.touched {
+            let mut list = std::mem::take(&mut tray.lists[r as usize]);
+            let slot = match members.standing(r) {
+                Standing::Member(s) => Ok(s as usize),
+                Standing::Gone => Err(DropReason::ReceiverGone),
+                Standing::Unknown => Err(DropReason::NoReceiver),
+            };
+            if senders_may_be_gone && slot.is_ok() {
+                for env in list.extract_if(.., |e| members.slot(e.id.sender).is_none()) {
+                    self.refuse(&mut tally, DropReason::SenderGone, &env);
+                }
+            }
+            // When nothing is left to land, the mailbox is not touched (nor marked changed).
+            if !list.is_empty() {
+                match slot.and_then(|s| mailboxes.slot(s).ok_or(DropReason::NoReceiver)) {
+                    Ok(mb) => self.admit(mb, &mut list, &mut tally),
+                    Err(reason) => {
+                        for env in list.drain(..) {
+                            self.refuse(&mut tally, reason, &env);
+                        }
+                    }
+                }
+            }
+            tray.lists[r as usize] = list;
+        }
+        tray.touched.clear();
+        self.counters.delivered += tally.copies;
+        self.counters.latency_sum += tally.latency;
+        self.counters.latency_count += tally.copies;
+        self.counters.bytes_delivered += tally.bytes;
+    }
+
+    /// Applies `mb`'s capacity and overflow policy to a receiver's arrivals, then moves the
+    /// ones it keeps in.
+    fn admit(&mut self, mb: &mut Mailbox<P>, list: &mut Vec<Envelope<P>>, tally: &mut Tally) {
+        let cap = self.model.capacity;
+        let held = mb.queue.len();
+        let refused = match self.model.overflow {
+            Overflow::DropNewest => cap.saturating_sub(held).min(list.len())..list.len(),
+            Overflow::DropOldest => {
+                let excess = (held + list.len()).saturating_sub(cap);
+                let evict = excess.min(held);
+                for _ in mb.queue.drain(..evict) {
+                    self.counters.delivered -= 1;
+                    self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+                }
+                0..excess - evict
+            }
+        };
+        for env in list.drain(refused) {
+            self.refuse(tally, DropReason::MailboxOverflow, &env);
+        }
+        if let Some(t) = &mut self.talk {
+            for env in list.iter() {
+                *t.entry((env.id.sender, env.receiver)).or_insert(0) += 1;
+            }
+        }
+        if mb.queue.is_empty() {
+            std::mem::swap(&mut mb.queue, list);
+        } else {
+            mb.queue.append(list);
+        }
+    }
+
+    /// Counts a filed copy that does not land as dropped.
+    #[cold]
+    fn refuse(&mut self, tally: &mut Tally, reason: DropReason, env: &Envelope<P>) {
+        self.counters.dropped[reason as usize] += 1;
+        tally.remove(env);
     }
 
     /// [`Channel::deliver`] when nothing is logged and a full mailbox refuses arrivals: a

@@ -155,8 +155,9 @@ proptest! {
             topology: if ring { TopologySpec::Ring } else { TopologySpec::Complete },
             ..CommsSpec::default()
         };
-        // The twin logs every copy, which takes the channel's general delivery path; the
-        // plain rig takes the one-pass path where its policy allows. Both must agree.
+        // The twin logs every copy, which keeps copies in the calendar and takes its general
+        // delivery path; the plain rig files copies by receiver (or, for long latencies,
+        // takes the calendar's one-pass path where its policy allows). All must agree.
         let mut rig = Rig::new(&spec, n, seed);
         let mut twin = Rig::new(&spec, n, seed);
         twin.channel.enable_log(&[]);
@@ -532,31 +533,41 @@ impl MailboxHandle<u32> for Counted<'_> {
 
 #[test]
 fn prefetching_mailboxes_ahead_of_delivery_does_not_count_as_changing_them() {
-    let n = 60;
-    let mut rig = Rig::new(&CommsSpec::default(), n, 1);
-    for to in 1..n {
-        rig.outboxes[0].tell(to, Performative::Inform, to);
-    }
-    rig.transmit(0);
-    // The sender leaves while its copies are in flight: they are dropped at delivery without
-    // their mailboxes being touched, although delivery looked ahead at them.
-    rig.kill(0);
-    let loud: Vec<_> = (0..n).map(|_| std::cell::Cell::new(0)).collect();
-    let quiet: Vec<_> = (0..n).map(|_| std::cell::Cell::new(0)).collect();
-    let mut by_slot: Vec<Option<Counted<'_>>> = Vec::new();
-    by_slot.resize_with(rig.members.len(), || None);
-    for (i, mailbox) in rig.mailboxes.iter_mut().enumerate() {
-        if let Some(slot) = rig.members.slot(i as u32) {
-            by_slot[slot as usize] = Some(Counted {
-                mailbox,
-                loud: &loud[i],
-                quiet: &quiet[i],
-            });
+    // Copies with a long latency wait in the calendar and are delivered looking ahead;
+    // short ones are filed by receiver and land per receiver.
+    for (latency, looks_ahead) in [(40, true), (1, false)] {
+        let n = 60;
+        let spec = CommsSpec {
+            latency: Latency::Fixed(latency),
+            ..CommsSpec::default()
+        };
+        let mut rig = Rig::new(&spec, n, 1);
+        for to in 1..n {
+            rig.outboxes[0].tell(to, Performative::Inform, to);
         }
+        rig.transmit(0);
+        // The sender leaves while its copies are in flight: they are dropped at delivery
+        // without their mailboxes being touched, although delivery looked ahead at them.
+        rig.kill(0);
+        let loud: Vec<_> = (0..n).map(|_| std::cell::Cell::new(0)).collect();
+        let quiet: Vec<_> = (0..n).map(|_| std::cell::Cell::new(0)).collect();
+        let mut by_slot: Vec<Option<Counted<'_>>> = Vec::new();
+        by_slot.resize_with(rig.members.len(), || None);
+        for (i, mailbox) in rig.mailboxes.iter_mut().enumerate() {
+            if let Some(slot) = rig.members.slot(i as u32) {
+                by_slot[slot as usize] = Some(Counted {
+                    mailbox,
+                    loud: &loud[i],
+                    quiet: &quiet[i],
+                });
+            }
+        }
+        rig.channel
+            .deliver(u64::from(latency), &rig.members, by_slot.as_mut_slice());
+        let c = rig.channel.counters();
+        assert_eq!(c.dropped_for(DropReason::SenderGone), u64::from(n - 1));
+        assert!(loud.iter().all(|l| l.get() == 0), "a mailbox was marked");
+        let looked = quiet.iter().map(std::cell::Cell::get).sum::<u32>() > 0;
+        assert_eq!(looked, looks_ahead);
     }
-    rig.channel.deliver(1, &rig.members, by_slot.as_mut_slice());
-    let c = rig.channel.counters();
-    assert_eq!(c.dropped_for(DropReason::SenderGone), u64::from(n - 1));
-    assert!(loud.iter().all(|l| l.get() == 0), "a mailbox was marked");
-    assert!(quiet.iter().map(std::cell::Cell::get).sum::<u32>() > 0);
 }
