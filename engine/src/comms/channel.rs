@@ -991,7 +991,7 @@ impl<P: Payload> Channel<P> {
                 break;
             };
             self.tray_base += 1;
-            self.empty_tray(&mut tray, members, mailboxes);
+            self.empty_tray(&mut tray, tick, members, mailboxes);
             self.spare_trays.push(tray);
         }
         self.take_due(tick);
@@ -1027,28 +1027,8 @@ impl<P: Payload> Channel<P> {
             let Some(mb) = mailboxes.slot(s) else {
                 continue;
             };
-            let cap = self.model.capacity;
-            let held = mb.queue.len();
-            let (refuse, evict) = match self.model.overflow {
-                Overflow::DropNewest => (arriving.saturating_sub(cap.saturating_sub(held)), 0),
-                Overflow::DropOldest => {
-                    let excess = (held + arriving).saturating_sub(cap);
-                    let evict_old = excess.min(held);
-                    (excess - evict_old, evict_old)
-                }
-            };
+            let refuse = self.make_room(mb, arriving, tick);
             self.refused[s] = refuse as u32;
-            for old in mb.queue.drain(..evict) {
-                self.counters.delivered -= 1;
-                self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
-                if self.log.is_some() {
-                    self.evicted.push(event_of(
-                        &old,
-                        tick,
-                        Outcome::Dropped(DropReason::MailboxOverflow),
-                    ));
-                }
-            }
             if refuse < arriving {
                 mb.queue.reserve(arriving - refuse);
             }
@@ -1108,6 +1088,7 @@ impl<P: Payload> Channel<P> {
     fn empty_tray<S: MailboxSlots<P> + ?Sized>(
         &mut self,
         tray: &mut Tray<P>,
+        tick: u64,
         members: &Members,
         mailboxes: &mut S,
     ) {
@@ -1129,7 +1110,7 @@ impl<P: Payload> Channel<P> {
             // When nothing is left to land, the mailbox is not touched (nor marked changed).
             if !list.is_empty() {
                 match slot.and_then(|s| mailboxes.slot(s).ok_or(DropReason::NoReceiver)) {
-                    Ok(mb) => self.admit(mb, &mut list, &mut tally),
+                    Ok(mb) => self.admit(mb, &mut list, &mut tally, tick),
                     Err(reason) => {
                         for env in list.drain(..) {
                             self.refuse(&mut tally, reason, &env);
@@ -1146,22 +1127,48 @@ impl<P: Payload> Channel<P> {
         self.counters.bytes_delivered += tally.bytes;
     }
 
-    /// Applies `mb`'s capacity and overflow policy to a receiver's arrivals, then moves the
-    /// ones it keeps in.
-    fn admit(&mut self, mb: &mut Mailbox<P>, list: &mut Vec<Envelope<P>>, tally: &mut Tally) {
+    /// Applies a mailbox's capacity to `arriving` copies before any lands: with `DropOldest`
+    /// evicts held messages first, and returns how many arrivals the mailbox refuses (the
+    /// last ones with `DropNewest`, the first ones with `DropOldest`).
+    fn make_room(&mut self, mb: &mut Mailbox<P>, arriving: usize, tick: u64) -> usize {
         let cap = self.model.capacity;
         let held = mb.queue.len();
-        let refused = match self.model.overflow {
-            Overflow::DropNewest => cap.saturating_sub(held).min(list.len())..list.len(),
+        let (refuse, evict) = match self.model.overflow {
+            Overflow::DropNewest => (arriving.saturating_sub(cap.saturating_sub(held)), 0),
             Overflow::DropOldest => {
-                let excess = (held + list.len()).saturating_sub(cap);
+                let excess = (held + arriving).saturating_sub(cap);
                 let evict = excess.min(held);
-                for _ in mb.queue.drain(..evict) {
-                    self.counters.delivered -= 1;
-                    self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
-                }
-                0..excess - evict
+                (excess - evict, evict)
             }
+        };
+        for old in mb.queue.drain(..evict) {
+            self.counters.delivered -= 1;
+            self.counters.dropped[DropReason::MailboxOverflow as usize] += 1;
+            if self.log.is_some() {
+                self.evicted.push(event_of(
+                    &old,
+                    tick,
+                    Outcome::Dropped(DropReason::MailboxOverflow),
+                ));
+            }
+        }
+        refuse
+    }
+
+    /// Applies `mb`'s capacity and overflow policy to a receiver's arrivals, then moves the
+    /// ones it keeps in.
+    fn admit(
+        &mut self,
+        mb: &mut Mailbox<P>,
+        list: &mut Vec<Envelope<P>>,
+        tally: &mut Tally,
+        tick: u64,
+    ) {
+        let arriving = list.len();
+        let refuse = self.make_room(mb, arriving, tick);
+        let refused = match self.model.overflow {
+            Overflow::DropNewest => arriving - refuse..arriving,
+            Overflow::DropOldest => 0..refuse,
         };
         for env in list.drain(refused) {
             self.refuse(tally, DropReason::MailboxOverflow, &env);
