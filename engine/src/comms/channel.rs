@@ -351,8 +351,6 @@ struct Model {
     overflow: Overflow,
     random: bool,
     random_latency: bool,
-    /// The latency when it is fixed.
-    fixed: Option<u32>,
 }
 
 impl Model {
@@ -373,10 +371,14 @@ impl Model {
             overflow: spec.mailbox.overflow,
             random: loss_threshold > 0 || !matches!(spec.latency, Latency::Fixed(_)),
             random_latency: !matches!(spec.latency, Latency::Fixed(_)),
-            fixed: match spec.latency {
-                Latency::Fixed(l) => Some(l),
-                _ => None,
-            },
+        }
+    }
+
+    /// The latency when it is fixed.
+    fn fixed(&self) -> Option<u32> {
+        match self.latency {
+            Latency::Fixed(l) => Some(l),
+            _ => None,
         }
     }
 
@@ -417,11 +419,10 @@ impl<P> Bucket<P> {
     }
 }
 
-/// Copies, latency and payload bytes of the copies in a tray that are still to land.
+/// Copies and payload bytes of the copies in a tray that are still to land.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
     copies: u64,
-    latency: u64,
     bytes: u64,
 }
 
@@ -429,7 +430,6 @@ impl Tally {
     /// Takes a copy that will not land out of the tally.
     fn remove<P: Serialize>(&mut self, env: &Envelope<P>) {
         self.copies -= 1;
-        self.latency -= env.latency();
         self.bytes -= serialized_size(&env.payload);
     }
 }
@@ -785,7 +785,7 @@ impl<P: Payload> Channel<P> {
         let mut env = env;
         env.delivered = due;
         if self.files() {
-            self.file(due, tick, env, bytes, net.members.departures());
+            self.file(due, env, bytes, net.members.departures());
         } else {
             self.push(due, tick, env);
         }
@@ -919,7 +919,7 @@ impl<P: Payload> Channel<P> {
     /// Whether copies are filed by receiver instead of waiting in the calendar.
     #[inline]
     fn files(&self) -> bool {
-        self.log.is_none() && self.model.fixed.is_some_and(|l| l <= FILED_MAX_LATENCY)
+        self.log.is_none() && self.model.fixed().is_some_and(|l| l <= FILED_MAX_LATENCY)
     }
 
     /// Prefetches where copies to `receivers` will be filed, before any is: each goes to
@@ -928,7 +928,7 @@ impl<P: Payload> Channel<P> {
     /// other.
     #[inline]
     fn prefetch_filing(&mut self, tick: u64, receivers: impl Iterator<Item = u32>) {
-        let (true, Some(latency)) = (self.files(), self.model.fixed) else {
+        let (true, Some(latency)) = (self.files(), self.model.fixed()) else {
             return;
         };
         let due = tick + u64::from(latency);
@@ -947,7 +947,7 @@ impl<P: Payload> Channel<P> {
 
     /// Files a copy in its receiver's list in the tray of its delivery tick.
     #[inline]
-    fn file(&mut self, due: u64, sent: u64, env: Envelope<P>, bytes: u64, departures: u64) {
+    fn file(&mut self, due: u64, env: Envelope<P>, bytes: u64, departures: u64) {
         let idx = (due - self.tray_base) as usize;
         while self.trays.len() <= idx {
             let tray = self.spare_trays.pop().unwrap_or_default();
@@ -958,7 +958,6 @@ impl<P: Payload> Channel<P> {
             tray.departures = departures;
         }
         tray.tally.copies += 1;
-        tray.tally.latency += due - sent;
         tray.tally.bytes += bytes;
         let r = env.receiver as usize;
         if r >= tray.lists.len() {
@@ -1121,8 +1120,10 @@ impl<P: Payload> Channel<P> {
             tray.lists[r as usize] = list;
         }
         tray.touched.clear();
+        // Trays fill only when the latency is fixed.
+        let latency = self.model.fixed().map_or(0, u64::from);
         self.counters.delivered += tally.copies;
-        self.counters.latency_sum += tally.latency;
+        self.counters.latency_sum += tally.copies * latency;
         self.counters.latency_count += tally.copies;
         self.counters.bytes_delivered += tally.bytes;
     }
