@@ -305,6 +305,21 @@ fn bad_overrides_are_bad_input() {
 }
 
 #[test]
+fn an_unknown_instruction_level_is_bad_input() {
+    let o = agora()
+        .env("AGORA_SIMD", "avx9")
+        .args(["validate", "scenarios/flocking.ron"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("AGORA_SIMD") && stderr(&o).contains("auto, baseline"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn bad_flags_exit_with_2() {
     let o = run(&["run", "scenarios/flocking.ron", "--threads", "many"]);
     assert_eq!(o.status.code(), Some(2));

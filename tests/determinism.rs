@@ -115,3 +115,32 @@ fn same_seed_same_bytes_different_seed_different_results() {
     assert!(read(&a, "metrics.csv") != read(&c, "metrics.csv"));
     assert!(read(&a, "snapshots.csv") != read(&c, "snapshots.csv"));
 }
+
+/// Kernels with a wider version for CPUs that have it (`agora_engine::simd`) give the same
+/// bits either way: the Flockers scenario, whose neighbourhood sums run in AVX where the CPU
+/// has it, matches its golden digest with only the build's baseline instructions too.
+#[test]
+fn baseline_instructions_give_the_same_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scenario, ticks, golden) = GOLDEN[0];
+    let runs = ["auto", "baseline"].map(|level| {
+        let out = dir.path().join(level);
+        let o = common::agora()
+            .env("AGORA_SIMD", level)
+            .args(["run", scenario, "--ticks", ticks, "-q", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    });
+    for run in &runs {
+        assert_eq!(digest(run), golden, "{}", run.display());
+    }
+    for file in ["metrics.csv", "summary.json"] {
+        assert!(
+            read(&runs[0], file) == read(&runs[1], file),
+            "{file} differs"
+        );
+    }
+}

@@ -59,6 +59,7 @@ mod rng;
 mod run;
 pub mod scenario;
 mod sim;
+pub mod simd;
 pub mod space;
 pub mod stats;
 pub mod sweep;

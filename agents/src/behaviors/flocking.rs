@@ -350,6 +350,8 @@ struct Scratch {
     lanes: Lanes,
     /// Flockers' random vectors for the task's slots.
     nudges: Vec<DVec2>,
+    /// The neighbourhood sums of one cell's Flockers birds, in slot order.
+    sums: Vec<FlockersSums>,
 }
 
 impl Default for Scratch {
@@ -358,6 +360,7 @@ impl Default for Scratch {
             hits: hit_buffer(),
             lanes: Lanes::default(),
             nudges: Vec::new(),
+            sums: Vec::new(),
         }
     }
 }
@@ -394,7 +397,10 @@ impl Flock<'_> {
     ///
     /// Every Flockers bird of a cell scans the same candidates, the cell's 3x3 block, so the
     /// block is copied once into lanes relative to the cell's corner and each bird runs
-    /// [`flockers_sums`] over it.
+    /// [`flockers_sums`] over it. The cell's sums come first and its updates after: each
+    /// update is a chain of divisions and a square root on its bird's sums, and run back to
+    /// back the chains of different birds overlap instead of each stalling the next bird's
+    /// sums.
     fn steer_cell(
         &self,
         cx: usize,
@@ -408,19 +414,20 @@ impl Flock<'_> {
         let nudges = &s.nudges[first - task_start..][..out.len()];
         let origin = DVec2::new(cx as f64, cy as f64) * self.grid.cell_size();
         let mut block = None;
-        for ((me, v), &nudge) in items.iter().zip(out).zip(nudges) {
+        s.sums.clear();
+        for (me, v) in items.iter().zip(out.iter_mut()) {
             let Some(p) = &self.params[me.data.pop as usize] else {
                 *v = DVec2::ZERO;
                 continue;
             };
-            *v = match p.model {
+            match p.model {
                 FlockingModel::Reynolds => {
-                    reynolds(self.grid, me.id, me.pos, me.data.vel, p, &mut s.hits)
+                    *v = reynolds(self.grid, me.id, me.pos, me.data.vel, p, &mut s.hits);
                 }
                 FlockingModel::Flockers => {
                     let ready = *block
                         .get_or_insert_with(|| s.lanes.fill_block(self.grid, origin, self.radius));
-                    let sums = if ready {
+                    s.sums.push(if ready {
                         flockers_sums(&s.lanes, me.pos - origin, p.neighborhood)
                     } else {
                         // A torus too small for a 3x3 block of distinct cells: this bird's
@@ -428,10 +435,18 @@ impl Flock<'_> {
                         s.lanes.fill_around(self.grid, me.pos, p.neighborhood);
                         block = None;
                         flockers_sums(&s.lanes, DVec2::ZERO, p.neighborhood)
-                    };
-                    flockers(sums, me.data.vel, p, nudge)
+                    });
                 }
-            };
+            }
+        }
+        let mut sums = s.sums.iter();
+        for ((me, v), &nudge) in items.iter().zip(out).zip(nudges) {
+            if let Some(p) = &self.params[me.data.pop as usize]
+                && p.model == FlockingModel::Flockers
+                && let Some(&sums) = sums.next()
+            {
+                *v = flockers(sums, me.data.vel, p, nudge);
+            }
         }
     }
 }
@@ -649,6 +664,7 @@ impl Lanes {
 /// added in order, so the result is the same on every CPU and thread count. The bird itself
 /// is among the candidates: it adds one to the count and its own velocity to the
 /// consistency sum (MASON's query returns it too), and exactly zero to the offset sums.
+#[derive(Clone, Copy)]
 struct FlockersSums {
     n: f64,
     away: DVec2,
@@ -755,24 +771,111 @@ fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
 fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
     let me = [me.x as f32, me.y as f32];
     let r = radius as f32;
-    let mut sums: LaneSums = [[0.0; LANES]; 7];
-    if cfg!(target_feature = "avx") {
-        lane_sums::<f32x8>(lanes, me, r * r, 0, &mut sums);
-    } else {
-        lane_sums::<f32x4>(lanes, me, r * r, 0, &mut sums);
-        lane_sums::<f32x4>(lanes, me, r * r, 4, &mut sums);
-    }
-    // A fixed pairwise tree: three dependent additions rather than eight.
-    let total = |k: usize| {
-        let l = &sums[k];
-        let quad = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
-        f64::from((quad[0] + quad[2]) + (quad[1] + quad[3]))
-    };
+    let t = lane_totals(lanes, me, r * r);
+    let total = |k: usize| f64::from(t[k]);
     FlockersSums {
         n: total(0),
         away: DVec2::new(total(1), total(2)),
         vel: DVec2::new(total(3), total(4)),
         avoid: DVec2::new(total(5), total(6)),
+    }
+}
+
+/// The seven sums of [`lane_sums`], each lane's sums added in the fixed tree of [`total`].
+///
+/// Eight-lane vectors where the CPU has AVX, chosen at run time so that a default build (which
+/// may only assume SSE2) gets them too; every way gives the same bits.
+#[inline]
+fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32) -> [f32; 7] {
+    if cfg!(target_feature = "avx") {
+        let mut sums: LaneSums = [[0.0; LANES]; 7];
+        lane_sums::<f32x8>(lanes, me, r2, 0, &mut sums);
+        return sums.map(|l| total(&l));
+    }
+    #[cfg(target_arch = "x86_64")]
+    if agora_engine::simd::avx() {
+        #[allow(
+            unsafe_code,
+            reason = "the one call into code compiled for a CPU feature found at run time"
+        )]
+        // SAFETY: `avx::lane_totals` needs AVX and nothing else; `simd::avx()` is true only
+        // when the CPU has it.
+        return unsafe { avx::lane_totals(lanes, me, r2) };
+    }
+    let mut sums: LaneSums = [[0.0; LANES]; 7];
+    lane_sums::<f32x4>(lanes, me, r2, 0, &mut sums);
+    lane_sums::<f32x4>(lanes, me, r2, 4, &mut sums);
+    sums.map(|l| total(&l))
+}
+
+/// One sum's eight lanes added in a fixed pairwise tree: three dependent additions rather
+/// than eight.
+#[inline(always)]
+fn total(l: &[f32; LANES]) -> f32 {
+    let quad = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    (quad[0] + quad[2]) + (quad[1] + quad[3])
+}
+
+/// [`lane_sums`] and [`total`] in 256-bit AVX instructions, for builds that do not assume
+/// AVX. `wide` picks its vector type when it is compiled, so in a default build its
+/// eight-lane type is two 128-bit halves even inside a function compiled for AVX; hence the
+/// `core::arch` intrinsics, which are safe to call inside such a function. The operations
+/// and their order are [`lane_sums`]' lane by lane, so the bits are the same (tested).
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::{Lanes, chunks};
+    use std::arch::x86_64::{
+        __m256, _CMP_LE_OQ, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
+        _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_div_ps,
+        _mm256_extractf128_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setr_ps, _mm256_setzero_ps,
+        _mm256_sub_ps,
+    };
+
+    #[target_feature(enable = "avx")]
+    fn load(c: &[f32; 8]) -> __m256 {
+        _mm256_setr_ps(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+    }
+
+    /// [`super::total`] of the eight lanes of `v`.
+    #[target_feature(enable = "avx")]
+    fn total(v: __m256) -> f32 {
+        let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let pairs = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+        _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<1>(pairs, pairs)))
+    }
+
+    #[target_feature(enable = "avx")]
+    pub(super) fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32) -> [f32; 7] {
+        let (px, py, r2, one) = (
+            _mm256_set1_ps(me[0]),
+            _mm256_set1_ps(me[1]),
+            _mm256_set1_ps(r2),
+            _mm256_set1_ps(1.0),
+        );
+        let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [_mm256_setzero_ps(); 7];
+        let vectors = chunks(&lanes.x)
+            .zip(chunks(&lanes.y))
+            .zip(chunks(&lanes.vx))
+            .zip(chunks(&lanes.vy));
+        for (((x, y), u), v) in vectors {
+            let (x, y, u, v) = (load(x), load(y), load(u), load(v));
+            let ox = _mm256_sub_ps(px, x);
+            let oy = _mm256_sub_ps(py, y);
+            let d2 = _mm256_add_ps(_mm256_mul_ps(ox, ox), _mm256_mul_ps(oy, oy));
+            let hit = _mm256_cmp_ps::<_CMP_LE_OQ>(d2, r2);
+            n = _mm256_add_ps(n, _mm256_and_ps(hit, one));
+            ax = _mm256_add_ps(ax, _mm256_and_ps(hit, ox));
+            ay = _mm256_add_ps(ay, _mm256_and_ps(hit, oy));
+            vx = _mm256_add_ps(vx, _mm256_and_ps(hit, u));
+            vy = _mm256_add_ps(vy, _mm256_and_ps(hit, v));
+            let w = _mm256_and_ps(
+                hit,
+                _mm256_div_ps(one, _mm256_add_ps(_mm256_mul_ps(d2, d2), one)),
+            );
+            wx = _mm256_add_ps(wx, _mm256_mul_ps(ox, w));
+            wy = _mm256_add_ps(wy, _mm256_mul_ps(oy, w));
+        }
+        [n, ax, ay, vx, vy, wx, wy].map(|s| total(s))
     }
 }
 
@@ -988,6 +1091,43 @@ mod tests {
             wide[0].iter().sum::<f32>() > 10.0,
             "the test block has hits"
         );
+    }
+
+    /// The run-time AVX kernel against the baseline's two passes of four lanes, bit for bit,
+    /// on blocks of every length from empty to a few vectors (the kernel a default build
+    /// uses on AVX CPUs is not the one `eight_lanes_equal_two_passes_of_four_bit_for_bit`
+    /// checks).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx_kernel_equals_the_baseline_bit_for_bit() {
+        assert!(
+            std::arch::is_x86_feature_detected!("avx"),
+            "this test compares the AVX kernel and needs an x86-64 CPU with AVX (2011 on)"
+        );
+        let mut rng = SimRng::new(11).agent(0, 0, Purpose::DECIDE);
+        let mut hits = 0.0;
+        for len in 0..40 {
+            let mut lanes = Lanes::default();
+            for _ in 0..len {
+                let mut u = || rng.unit_f64() * 30.0 - 10.0;
+                lanes.push(DVec2::new(u(), u()), DVec2::new(u(), u()));
+            }
+            lanes.pad();
+            let me = [rng.unit_f64() as f32 * 10.0, rng.unit_f64() as f32 * 10.0];
+            let mut sums = [[0.0; LANES]; 7];
+            lane_sums::<f32x4>(&lanes, me, 100.0, 0, &mut sums);
+            lane_sums::<f32x4>(&lanes, me, 100.0, 4, &mut sums);
+            #[allow(unsafe_code, reason = "calls the AVX kernel on a CPU checked above")]
+            // SAFETY: the assertion above found AVX on this CPU.
+            let avx = unsafe { avx::lane_totals(&lanes, me, 100.0) };
+            assert_eq!(
+                avx.map(f32::to_bits),
+                sums.map(|l| total(&l).to_bits()),
+                "{len} candidates"
+            );
+            hits += avx[0];
+        }
+        assert!(hits > 100.0, "the test blocks have hits");
     }
 
     #[test]

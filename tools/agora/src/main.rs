@@ -285,18 +285,21 @@ fn main() -> ExitCode {
     } else {
         Verbosity::Normal
     };
-    let result = match cli.command {
-        Command::Run(args) => run(args, verbosity),
-        Command::Validate { file, set } => validate(&file, &set, verbosity),
-        Command::List => {
-            list();
-            Ok(())
-        }
-        Command::View(args) => view::view(&args, verbosity),
-        Command::Plot(args) => view::plot(&args, verbosity),
-        Command::Sweep(args) => sweep_cli::sweep(args),
-        Command::Merge(args) => sweep_cli::merge_cmd(args),
-        Command::Report(args) => sweep_cli::report_cmd(args),
+    let result = match agora_engine::simd::check_env() {
+        Err(e) => Err(BadInput(e).into()),
+        Ok(()) => match cli.command {
+            Command::Run(args) => run(args, verbosity),
+            Command::Validate { file, set } => validate(&file, &set, verbosity),
+            Command::List => {
+                list();
+                Ok(())
+            }
+            Command::View(args) => view::view(&args, verbosity),
+            Command::Plot(args) => view::plot(&args, verbosity),
+            Command::Sweep(args) => sweep_cli::sweep(args),
+            Command::Merge(args) => sweep_cli::merge_cmd(args),
+            Command::Report(args) => sweep_cli::report_cmd(args),
+        },
     };
     match result.context("agora") {
         Ok(()) => ExitCode::SUCCESS,
