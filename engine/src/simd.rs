@@ -35,7 +35,9 @@ fn baseline_only() -> bool {
 }
 
 /// Whether this process may run code compiled for AVX (256-bit floating-point vectors): the
-/// CPU has it and [`ENV`] is not `baseline`. Always `false` off x86-64.
+/// CPU has it and [`ENV`] is not `baseline`. Always `false` off x86-64. Cheap enough to ask
+/// per call of a kernel (one atomic load once decided).
+#[inline]
 pub fn avx() -> bool {
     static AVX: OnceLock<bool> = OnceLock::new();
     *AVX.get_or_init(|| {

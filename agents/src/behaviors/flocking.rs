@@ -350,8 +350,8 @@ struct Scratch {
     lanes: Lanes,
     /// Flockers' random vectors for the task's slots.
     nudges: Vec<DVec2>,
-    /// The neighbourhood sums of one cell's Flockers birds, in slot order.
-    sums: Vec<FlockersSums>,
+    /// The neighbourhood totals of one cell's Flockers birds, in slot order.
+    sums: Vec<Totals>,
 }
 
 impl Default for Scratch {
@@ -397,10 +397,12 @@ impl Flock<'_> {
     ///
     /// Every Flockers bird of a cell scans the same candidates, the cell's 3x3 block, so the
     /// block is copied once into lanes relative to the cell's corner and each bird runs
-    /// [`flockers_sums`] over it. The cell's sums come first and its updates after: each
+    /// [`flockers_totals`] over it. The cell's sums come first and its updates after: each
     /// update is a chain of divisions and a square root on its bird's sums, and run back to
     /// back the chains of different birds overlap instead of each stalling the next bird's
-    /// sums.
+    /// sums. The sums go straight into the cell's list, read only after the cell's last
+    /// bird: read back at once, the pairs of `f32` written one by one stalled each bird on a
+    /// failed store-to-load forwarding (about 5% of a tick).
     fn steer_cell(
         &self,
         cx: usize,
@@ -427,15 +429,17 @@ impl Flock<'_> {
                 FlockingModel::Flockers => {
                     let ready = *block
                         .get_or_insert_with(|| s.lanes.fill_block(self.grid, origin, self.radius));
-                    s.sums.push(if ready {
-                        flockers_sums(&s.lanes, me.pos - origin, p.neighborhood)
+                    s.sums.push([0.0; 7]);
+                    let out = s.sums.last_mut().expect("just pushed");
+                    if ready {
+                        flockers_totals(&s.lanes, me.pos - origin, p.neighborhood, out);
                     } else {
                         // A torus too small for a 3x3 block of distinct cells: this bird's
                         // own neighbours, at their nearest images.
                         s.lanes.fill_around(self.grid, me.pos, p.neighborhood);
                         block = None;
-                        flockers_sums(&s.lanes, DVec2::ZERO, p.neighborhood)
-                    });
+                        flockers_totals(&s.lanes, DVec2::ZERO, p.neighborhood, out);
+                    }
                 }
             }
         }
@@ -443,9 +447,9 @@ impl Flock<'_> {
         for ((me, v), &nudge) in items.iter().zip(out).zip(nudges) {
             if let Some(p) = &self.params[me.data.pop as usize]
                 && p.model == FlockingModel::Flockers
-                && let Some(&sums) = sums.next()
+                && let Some(sums) = sums.next()
             {
-                *v = flockers(sums, me.data.vel, p, nudge);
+                *v = flockers(FlockersSums::from(sums), me.data.vel, p, nudge);
             }
         }
     }
@@ -594,7 +598,7 @@ struct Lanes {
     vy: Vec<f32>,
 }
 
-/// Lanes of [`flockers_sums`]: candidate `j` of a block is summed in lane `j % LANES`.
+/// Lanes of [`flockers_totals`]: candidate `j` of a block is summed in lane `j % LANES`.
 /// Changing it changes the order of every sum, hence every Flockers result.
 const LANES: usize = 8;
 
@@ -664,7 +668,6 @@ impl Lanes {
 /// added in order, so the result is the same on every CPU and thread count. The bird itself
 /// is among the candidates: it adds one to the count and its own velocity to the
 /// consistency sum (MASON's query returns it too), and exactly zero to the offset sums.
-#[derive(Clone, Copy)]
 struct FlockersSums {
     n: f64,
     away: DVec2,
@@ -714,11 +717,11 @@ macro_rules! vector {
 vector!(f32x4, 4);
 vector!(f32x8, 8);
 
-/// The seven per-lane sums of [`flockers_sums`]: count, offsets x and y, velocities x and
+/// The seven per-lane sums of [`flockers_totals`]: count, offsets x and y, velocities x and
 /// y, avoidance x and y.
 type LaneSums = [[f32; LANES]; 7];
 
-/// Lanes `first..first + V::WIDTH` of [`flockers_sums`]'s per-lane sums. Eight lanes in one
+/// Lanes `first..first + V::WIDTH` of [`flockers_totals`]'s per-lane sums. Eight lanes in one
 /// vector where the target has 256-bit registers; two passes of four otherwise, since the
 /// seven eight-lane accumulators spill the sixteen 128-bit registers (measured 1.5x
 /// slower). Each lane sees the same candidates in the same order either way.
@@ -767,30 +770,37 @@ fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
     lanes.as_chunks::<LANES>().0.iter()
 }
 
-#[inline]
-fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
-    let me = [me.x as f32, me.y as f32];
-    let r = radius as f32;
-    let t = lane_totals(lanes, me, r * r);
-    let total = |k: usize| f64::from(t[k]);
-    FlockersSums {
-        n: total(0),
-        away: DVec2::new(total(1), total(2)),
-        vel: DVec2::new(total(3), total(4)),
-        avoid: DVec2::new(total(5), total(6)),
+/// The seven sums of [`lane_sums`] (count, offsets x and y, velocities x and y, avoidance x
+/// and y), each lane's sums added in the fixed tree of [`total`].
+type Totals = [f32; 7];
+
+impl From<&Totals> for FlockersSums {
+    fn from(t: &Totals) -> FlockersSums {
+        let total = |k: usize| f64::from(t[k]);
+        FlockersSums {
+            n: total(0),
+            away: DVec2::new(total(1), total(2)),
+            vel: DVec2::new(total(3), total(4)),
+            avoid: DVec2::new(total(5), total(6)),
+        }
     }
 }
 
-/// The seven sums of [`lane_sums`], each lane's sums added in the fixed tree of [`total`].
+/// Flockers' neighbourhood sums ([`FlockersSums`]) of the bird at `me` over `lanes`, as
+/// [`Totals`] written into `out`.
 ///
 /// Eight-lane vectors where the CPU has AVX, chosen at run time so that a default build (which
 /// may only assume SSE2) gets them too; every way gives the same bits.
 #[inline]
-fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32) -> [f32; 7] {
+fn flockers_totals(lanes: &Lanes, me: DVec2, radius: f64, out: &mut Totals) {
+    let me = [me.x as f32, me.y as f32];
+    let r = radius as f32;
+    let r2 = r * r;
     if cfg!(target_feature = "avx") {
         let mut sums: LaneSums = [[0.0; LANES]; 7];
         lane_sums::<f32x8>(lanes, me, r2, 0, &mut sums);
-        return sums.map(|l| total(&l));
+        *out = sums.map(|l| total(&l));
+        return;
     }
     #[cfg(target_arch = "x86_64")]
     if agora_engine::simd::avx() {
@@ -800,12 +810,15 @@ fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32) -> [f32; 7] {
         )]
         // SAFETY: `avx::lane_totals` needs AVX and nothing else; `simd::avx()` is true only
         // when the CPU has it.
-        return unsafe { avx::lane_totals(lanes, me, r2) };
+        unsafe {
+            avx::lane_totals(lanes, me, r2, out)
+        };
+        return;
     }
     let mut sums: LaneSums = [[0.0; LANES]; 7];
     lane_sums::<f32x4>(lanes, me, r2, 0, &mut sums);
     lane_sums::<f32x4>(lanes, me, r2, 4, &mut sums);
-    sums.map(|l| total(&l))
+    *out = sums.map(|l| total(&l));
 }
 
 /// One sum's eight lanes added in a fixed pairwise tree: three dependent additions rather
@@ -823,7 +836,7 @@ fn total(l: &[f32; LANES]) -> f32 {
 /// and their order are [`lane_sums`]' lane by lane, so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{Lanes, chunks};
+    use super::{Lanes, Totals, chunks};
     use std::arch::x86_64::{
         __m256, _CMP_LE_OQ, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
         _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_div_ps,
@@ -845,7 +858,7 @@ mod avx {
     }
 
     #[target_feature(enable = "avx")]
-    pub(super) fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32) -> [f32; 7] {
+    pub(super) fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32, out: &mut Totals) {
         let (px, py, r2, one) = (
             _mm256_set1_ps(me[0]),
             _mm256_set1_ps(me[1]),
@@ -875,7 +888,11 @@ mod avx {
             wx = _mm256_add_ps(wx, _mm256_mul_ps(ox, w));
             wy = _mm256_add_ps(wy, _mm256_mul_ps(oy, w));
         }
-        [n, ax, ay, vx, vy, wx, wy].map(|s| total(s))
+        // One store per total: assembling an array first and copying it stalls the copy's
+        // wide loads on the narrow stores.
+        for (to, sum) in out.iter_mut().zip([n, ax, ay, vx, vy, wx, wy]) {
+            *to = total(sum);
+        }
     }
 }
 
@@ -923,6 +940,12 @@ fn fly(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
+        let mut t = [0.0; 7];
+        flockers_totals(lanes, me, radius, &mut t);
+        FlockersSums::from(&t)
+    }
     use agora_engine::{Boundary, Neighborhood};
 
     fn space() -> Space {
@@ -1117,9 +1140,12 @@ mod tests {
             let mut sums = [[0.0; LANES]; 7];
             lane_sums::<f32x4>(&lanes, me, 100.0, 0, &mut sums);
             lane_sums::<f32x4>(&lanes, me, 100.0, 4, &mut sums);
+            let mut avx = [0.0; 7];
             #[allow(unsafe_code, reason = "calls the AVX kernel on a CPU checked above")]
             // SAFETY: the assertion above found AVX on this CPU.
-            let avx = unsafe { avx::lane_totals(&lanes, me, 100.0) };
+            unsafe {
+                avx::lane_totals(&lanes, me, 100.0, &mut avx);
+            }
             assert_eq!(
                 avx.map(f32::to_bits),
                 sums.map(|l| total(&l).to_bits()),
