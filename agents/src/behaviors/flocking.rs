@@ -940,13 +940,13 @@ fn fly(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agora_engine::{Boundary, Neighborhood};
 
     fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
         let mut t = [0.0; 7];
         flockers_totals(lanes, me, radius, &mut t);
         FlockersSums::from(&t)
     }
-    use agora_engine::{Boundary, Neighborhood};
 
     fn space() -> Space {
         Space {
