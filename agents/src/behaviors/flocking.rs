@@ -20,7 +20,7 @@
 use agora_engine::prelude::*;
 use agora_engine::{par_chunks_mut, par_parts_mut};
 use serde::{Deserialize, Serialize};
-use wide::{f32x4, f32x8};
+use wide::f32x4;
 
 /// Which formulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -675,66 +675,24 @@ struct FlockersSums {
     avoid: DVec2,
 }
 
-/// One SIMD vector of `f32` lanes.
-trait Vector:
-    Copy
-    + std::ops::Add<Output = Self>
-    + std::ops::AddAssign
-    + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self>
-    + std::ops::Div<Output = Self>
-    + std::ops::BitAnd<Output = Self>
-{
-    fn splat(x: f32) -> Self;
-    /// Lanes `first..first + WIDTH` of `chunk`.
-    fn load(chunk: &[f32; LANES], first: usize) -> Self;
-    fn at_most(self, limit: Self) -> Self;
-    fn store(self, to: &mut [f32]);
-}
-
-macro_rules! vector {
-    ($t:ty, $w:literal) => {
-        impl Vector for $t {
-            #[inline(always)]
-            fn splat(x: f32) -> Self {
-                <$t>::splat(x)
-            }
-            #[inline(always)]
-            fn load(chunk: &[f32; LANES], first: usize) -> Self {
-                <$t>::new(std::array::from_fn(|i| chunk[first + i]))
-            }
-            #[inline(always)]
-            fn at_most(self, limit: Self) -> Self {
-                self.simd_le(limit)
-            }
-            #[inline(always)]
-            fn store(self, to: &mut [f32]) {
-                to[..$w].copy_from_slice(&self.to_array());
-            }
-        }
-    };
-}
-vector!(f32x4, 4);
-vector!(f32x8, 8);
-
 /// The seven per-lane sums of [`flockers_totals`]: count, offsets x and y, velocities x and
 /// y, avoidance x and y.
 type LaneSums = [[f32; LANES]; 7];
 
-/// Lanes `first..first + V::WIDTH` of [`flockers_totals`]'s per-lane sums. Eight lanes in one
-/// vector where the target has 256-bit registers; two passes of four otherwise, since the
-/// seven eight-lane accumulators spill the sixteen 128-bit registers (measured 1.5x
-/// slower). Each lane sees the same candidates in the same order either way.
+/// Lanes `first..first + 4` of [`flockers_totals`]'s per-lane sums, for CPUs without AVX:
+/// two passes of four lanes rather than one of eight, since seven eight-lane accumulators
+/// spill the sixteen 128-bit registers (measured 1.5x slower). Each lane sees the same
+/// candidates in the same order as in [`avx::lane_totals`]'s single pass.
 #[inline(always)]
-fn lane_sums<V: Vector>(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneSums) {
+fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneSums) {
     let (px, py, r2, one) = (
-        V::splat(me[0]),
-        V::splat(me[1]),
-        V::splat(r2),
-        V::splat(1.0),
+        f32x4::splat(me[0]),
+        f32x4::splat(me[1]),
+        f32x4::splat(r2),
+        f32x4::splat(1.0),
     );
-    let zero = V::splat(0.0);
-    let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [zero; 7];
+    let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [f32x4::splat(0.0); 7];
+    let load = |chunk: &[f32; LANES]| f32x4::new(std::array::from_fn(|i| chunk[first + i]));
     // Arrays of whole chunks (the lanes are padded to a whole number of them), so that
     // the loads need no bounds checks.
     let vectors = chunks(&lanes.x)
@@ -742,16 +700,11 @@ fn lane_sums<V: Vector>(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out:
         .zip(chunks(&lanes.vx))
         .zip(chunks(&lanes.vy));
     for (((x, y), u), v) in vectors {
-        let (x, y, u, v) = (
-            V::load(x, first),
-            V::load(y, first),
-            V::load(u, first),
-            V::load(v, first),
-        );
+        let (x, y, u, v) = (load(x), load(y), load(u), load(v));
         let ox = px - x;
         let oy = py - y;
         let d2 = ox * ox + oy * oy;
-        let hit = d2.at_most(r2);
+        let hit = d2.simd_le(r2);
         n += hit & one;
         ax += hit & ox;
         ay += hit & oy;
@@ -762,7 +715,7 @@ fn lane_sums<V: Vector>(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out:
         wy += oy * w;
     }
     for (sum, to) in [n, ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
-        sum.store(&mut to[first..]);
+        to[first..first + 4].copy_from_slice(&sum.to_array());
     }
 }
 
@@ -796,12 +749,6 @@ fn flockers_totals(lanes: &Lanes, me: DVec2, radius: f64, out: &mut Totals) {
     let me = [me.x as f32, me.y as f32];
     let r = radius as f32;
     let r2 = r * r;
-    if cfg!(target_feature = "avx") {
-        let mut sums: LaneSums = [[0.0; LANES]; 7];
-        lane_sums::<f32x8>(lanes, me, r2, 0, &mut sums);
-        *out = sums.map(|l| total(&l));
-        return;
-    }
     #[cfg(target_arch = "x86_64")]
     if agora_engine::simd::avx() {
         #[allow(
@@ -816,8 +763,8 @@ fn flockers_totals(lanes: &Lanes, me: DVec2, radius: f64, out: &mut Totals) {
         return;
     }
     let mut sums: LaneSums = [[0.0; LANES]; 7];
-    lane_sums::<f32x4>(lanes, me, r2, 0, &mut sums);
-    lane_sums::<f32x4>(lanes, me, r2, 4, &mut sums);
+    lane_sums(lanes, me, r2, 0, &mut sums);
+    lane_sums(lanes, me, r2, 4, &mut sums);
     *out = sums.map(|l| total(&l));
 }
 
@@ -829,11 +776,12 @@ fn total(l: &[f32; LANES]) -> f32 {
     (quad[0] + quad[2]) + (quad[1] + quad[3])
 }
 
-/// [`lane_sums`] and [`total`] in 256-bit AVX instructions, for builds that do not assume
-/// AVX. `wide` picks its vector type when it is compiled, so in a default build its
-/// eight-lane type is two 128-bit halves even inside a function compiled for AVX; hence the
-/// `core::arch` intrinsics, which are safe to call inside such a function. The operations
-/// and their order are [`lane_sums`]' lane by lane, so the bits are the same (tested).
+/// [`lane_sums`] and [`total`] in 256-bit AVX instructions, all eight lanes in one pass; used
+/// wherever the CPU has AVX, whatever the build assumes. `wide` picks its vector type when it
+/// is compiled, so in a default build its eight-lane type is two 128-bit halves even inside a
+/// function compiled for AVX; hence the `core::arch` intrinsics, which are safe to call
+/// inside such a function. The operations and their order are [`lane_sums`]' lane by lane,
+/// so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use super::{Lanes, Totals, chunks};
@@ -1091,35 +1039,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn eight_lanes_equal_two_passes_of_four_bit_for_bit() {
-        let mut rng = SimRng::new(8).agent(0, 0, Purpose::DECIDE);
-        let mut lanes = Lanes::default();
-        for _ in 0..157 {
-            let mut u = || rng.unit_f64() * 30.0 - 10.0;
-            lanes.push(DVec2::new(u(), u()), DVec2::new(u(), u()));
-        }
-        lanes.pad();
-        let me = [4.5, 7.25];
-        let mut wide = [[0.0; LANES]; 7];
-        lane_sums::<f32x8>(&lanes, me, 100.0, 0, &mut wide);
-        let mut narrow = [[0.0; LANES]; 7];
-        lane_sums::<f32x4>(&lanes, me, 100.0, 0, &mut narrow);
-        lane_sums::<f32x4>(&lanes, me, 100.0, 4, &mut narrow);
-        assert_eq!(
-            wide.map(|l| l.map(f32::to_bits)),
-            narrow.map(|l| l.map(f32::to_bits))
-        );
-        assert!(
-            wide[0].iter().sum::<f32>() > 10.0,
-            "the test block has hits"
-        );
-    }
-
-    /// The run-time AVX kernel against the baseline's two passes of four lanes, bit for bit,
-    /// on blocks of every length from empty to a few vectors (the kernel a default build
-    /// uses on AVX CPUs is not the one `eight_lanes_equal_two_passes_of_four_bit_for_bit`
-    /// checks).
+    /// The AVX kernel's one pass of eight lanes against the baseline's two passes of four,
+    /// bit for bit, on blocks of every length from empty to a few vectors.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx_kernel_equals_the_baseline_bit_for_bit() {
@@ -1138,8 +1059,8 @@ mod tests {
             lanes.pad();
             let me = [rng.unit_f64() as f32 * 10.0, rng.unit_f64() as f32 * 10.0];
             let mut sums = [[0.0; LANES]; 7];
-            lane_sums::<f32x4>(&lanes, me, 100.0, 0, &mut sums);
-            lane_sums::<f32x4>(&lanes, me, 100.0, 4, &mut sums);
+            lane_sums(&lanes, me, 100.0, 0, &mut sums);
+            lane_sums(&lanes, me, 100.0, 4, &mut sums);
             let mut avx = [0.0; 7];
             #[allow(unsafe_code, reason = "calls the AVX kernel on a CPU checked above")]
             // SAFETY: the assertion above found AVX on this CPU.
