@@ -89,7 +89,7 @@ pub use record::{
     SNAPSHOT_RECORD_BYTES, SNAPSHOT_VERSION, SnapshotRow, encode_snapshot, snapshot_rows,
     write_atomic,
 };
-pub use rng::{AgentRng, Purpose, SimRng};
+pub use rng::{AgentRng, Purpose, SimRng, unit_f64_from_words};
 pub use run::{ENGINE_VERSION, RunOptions, RunReport, run_scenario};
 pub use scenario::{Scenario, ScenarioOf};
 pub use sim::{

@@ -95,14 +95,25 @@ impl SimRng {
     #[inline]
     pub fn agents8(&self, agents: [u32; 8], tick: u64, purpose: Purpose) -> [AgentRng; 8] {
         let first = AgentRng::new(self.key, 0, tick, purpose).block;
-        let blocks = chacha8_block_x8(&self.key, agents, first);
+        let words = chacha8_block_x8(&self.key, agents, first);
         std::array::from_fn(|lane| AgentRng {
             key: self.key,
             stream: u64::from(agents[lane]),
             block: first.wrapping_add(1),
-            buf: blocks[lane],
+            buf: std::array::from_fn(|w| words[w][lane]),
             idx: 0,
         })
+    }
+
+    /// The first sixteen `u32` draws of eight agents' streams at `tick` for `purpose`, word
+    /// by word: `words[w][lane]` is the `w`-th draw of
+    /// [`SimRng::agent`]`(agents[lane], tick, purpose)`. For hot loops that need no more
+    /// than a block per agent and tick: no generator to build or carry (with
+    /// [`unit_f64_from_words`] for floats).
+    #[inline]
+    pub fn first_words8(&self, agents: [u32; 8], tick: u64, purpose: Purpose) -> [[u32; 8]; 16] {
+        let first = AgentRng::new(self.key, 0, tick, purpose).block;
+        chacha8_block_x8(&self.key, agents, first)
     }
 
     /// A stream that belongs to no agent (scenario-level draws such as task arrivals or a
@@ -154,7 +165,7 @@ impl AgentRng {
     /// A uniform float in `[0, 1)` with 53 random bits.
     #[inline]
     pub fn unit_f64(&mut self) -> f64 {
-        (rand::Rng::next_u64(self) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        unit_f64_of(rand::Rng::next_u64(self))
     }
 
     /// A uniform integer in `0..n` without modulo bias (`n > 0`).
@@ -188,10 +199,9 @@ impl rand::TryRng for AgentRng {
 
     #[inline]
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        // Same word order as rand_chacha: low word first.
-        let lo = u64::from(self.try_next_u32()?);
-        let hi = u64::from(self.try_next_u32()?);
-        Ok((hi << 32) | lo)
+        let lo = self.try_next_u32()?;
+        let hi = self.try_next_u32()?;
+        Ok(join_words(lo, hi))
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
@@ -201,6 +211,26 @@ impl rand::TryRng for AgentRng {
         }
         Ok(())
     }
+}
+
+/// The 64-bit draw made of two consecutive `u32` draws, in rand_chacha's order: low word
+/// first.
+#[inline]
+fn join_words(lo: u32, hi: u32) -> u64 {
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// The float in `[0, 1)` of a 64-bit draw: its top 53 bits.
+#[inline]
+fn unit_f64_of(draw: u64) -> f64 {
+    (draw >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// What [`AgentRng::unit_f64`] returns when its next two `u32` draws are `lo` then `hi`;
+/// for words from [`SimRng::first_words8`].
+#[inline]
+pub fn unit_f64_from_words(lo: u32, hi: u32) -> f64 {
+    unit_f64_of(join_words(lo, hi))
 }
 
 /// A ChaCha state word: one `u32`, or one per SIMD lane.
@@ -292,11 +322,31 @@ fn chacha8_block(key: &[u32; 8], stream: u64, block: u64) -> [u32; 16] {
 }
 
 /// [`chacha8_block`] for eight streams `0..2^32` at the same block counter, one stream per
-/// lane. The lanes are independent, so each equals the scalar block bit for bit. Four lanes
-/// at a time: the sixteen state vectors then fit the baseline x86-64 register file (eight
-/// lanes spill, measured about 1.5x slower).
-fn chacha8_block_x8(key: &[u32; 8], streams: [u32; 8], block: u64) -> [[u32; 16]; 8] {
-    let input = chacha8_input(key, 0, block).map(u32x4::splat);
+/// lane, word by word (`[word][lane]`, the order the lanes come out in). The lanes are
+/// independent, so each equals the scalar block bit for bit. All eight lanes in 256-bit AVX2
+/// registers where the CPU has them, chosen at run time (a default build may only assume
+/// SSE2); otherwise four lanes at a time, since the sixteen state vectors then fit the
+/// baseline x86-64 register file (eight lanes in 128-bit halves spill, measured about 1.5x
+/// slower). Integer operations only, so every way gives the same bits (tested).
+#[inline]
+fn chacha8_block_x8(key: &[u32; 8], streams: [u32; 8], block: u64) -> [[u32; 8]; 16] {
+    let input = chacha8_input(key, 0, block);
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2() {
+        #[allow(
+            unsafe_code,
+            reason = "the one call into code compiled for a CPU feature found at run time"
+        )]
+        // SAFETY: `avx2::block_x8` needs AVX2 and nothing else; `simd::avx2()` is true only
+        // when the CPU has it.
+        return unsafe { avx2::block_x8(&input, streams) };
+    }
+    block_x8_in_halves(&input, streams)
+}
+
+/// [`chacha8_block_x8`] in two passes of four 128-bit lanes.
+fn block_x8_in_halves(input: &[u32; 16], streams: [u32; 8]) -> [[u32; 8]; 16] {
+    let input = input.map(u32x4::splat);
     let half = |lanes: [u32; 4]| {
         let mut init = input;
         init[14] = u32x4::new(lanes);
@@ -304,10 +354,80 @@ fn chacha8_block_x8(key: &[u32; 8], streams: [u32; 8], block: u64) -> [[u32; 16]
     };
     let lo = half([streams[0], streams[1], streams[2], streams[3]]);
     let hi = half([streams[4], streams[5], streams[6], streams[7]]);
-    std::array::from_fn(|lane| {
-        let words = if lane < 4 { &lo } else { &hi };
-        std::array::from_fn(|w| words[w][lane % 4])
+    std::array::from_fn(|w| {
+        std::array::from_fn(|lane| {
+            if lane < 4 {
+                lo[w][lane]
+            } else {
+                hi[w][lane - 4]
+            }
+        })
     })
+}
+
+/// [`chacha8`] over eight lanes of 256-bit AVX2 vectors, written with `core::arch`
+/// intrinsics (safe to call inside a function compiled for AVX2): `wide` fixes its vector
+/// types when it is compiled, so in a default build its eight-lane type is two 128-bit
+/// halves. The rotations by 16 and 8 are byte shuffles, one instruction each.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi8,
+        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32,
+        _mm256_xor_si256,
+    };
+
+    #[target_feature(enable = "avx2")]
+    fn rotl<const L: i32, const R: i32>(x: __m256i) -> __m256i {
+        _mm256_or_si256(_mm256_slli_epi32::<L>(x), _mm256_srli_epi32::<R>(x))
+    }
+
+    /// The block of `input` (whose stream words are zero) for each of eight `streams`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn block_x8(input: &[u32; 16], streams: [u32; 8]) -> [[u32; 8]; 16] {
+        // Byte shuffles within each 32-bit word, the same in both 128-bit halves.
+        let rot16 = _mm256_setr_epi8(
+            2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11,
+            8, 9, 14, 15, 12, 13,
+        );
+        let rot8 = _mm256_setr_epi8(
+            3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14, 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9,
+            10, 15, 12, 13, 14,
+        );
+        // Loops rather than `array::map`, whose generic code is not compiled for AVX2 and
+        // so cannot inline these intrinsics.
+        let mut init = [_mm256_setzero_si256(); 16];
+        for (v, &w) in init.iter_mut().zip(input) {
+            *v = _mm256_set1_epi32(w as i32);
+        }
+        init[14] = bytemuck::cast(streams);
+        let mut s = init;
+        let quarter = |s: &mut [__m256i; 16], a: usize, b: usize, c: usize, d: usize| {
+            s[a] = _mm256_add_epi32(s[a], s[b]);
+            s[d] = _mm256_shuffle_epi8(_mm256_xor_si256(s[d], s[a]), rot16);
+            s[c] = _mm256_add_epi32(s[c], s[d]);
+            s[b] = rotl::<12, 20>(_mm256_xor_si256(s[b], s[c]));
+            s[a] = _mm256_add_epi32(s[a], s[b]);
+            s[d] = _mm256_shuffle_epi8(_mm256_xor_si256(s[d], s[a]), rot8);
+            s[c] = _mm256_add_epi32(s[c], s[d]);
+            s[b] = rotl::<7, 25>(_mm256_xor_si256(s[b], s[c]));
+        };
+        for _ in 0..4 {
+            quarter(&mut s, 0, 4, 8, 12);
+            quarter(&mut s, 1, 5, 9, 13);
+            quarter(&mut s, 2, 6, 10, 14);
+            quarter(&mut s, 3, 7, 11, 15);
+            quarter(&mut s, 0, 5, 10, 15);
+            quarter(&mut s, 1, 6, 11, 12);
+            quarter(&mut s, 2, 7, 8, 13);
+            quarter(&mut s, 3, 4, 9, 14);
+        }
+        let mut out = [[0; 8]; 16];
+        for ((out, s), init) in out.iter_mut().zip(s).zip(init) {
+            *out = bytemuck::cast(_mm256_add_epi32(s, init));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +471,49 @@ mod tests {
             // 20 words reads past the precomputed block into the next one.
             for _ in 0..20 {
                 assert_eq!(batch[lane].next_u32(), single.next_u32(), "lane {lane}");
+            }
+        }
+    }
+
+    /// The AVX2 block function against the four-lane one, bit for bit, over many keys,
+    /// streams and counters.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_blocks_equal_the_baseline_bit_for_bit() {
+        assert!(
+            std::arch::is_x86_feature_detected!("avx2"),
+            "this test compares the AVX2 ChaCha and needs an x86-64 CPU with AVX2 (2013 on)"
+        );
+        for seed in 0..200u64 {
+            let sim = SimRng::new(seed);
+            let mut draw = sim.agent(seed as u32, seed, Purpose::DECIDE);
+            let streams: [u32; 8] = std::array::from_fn(|_| draw.next_u32());
+            let input = chacha8_input(&sim.key, 0, draw.next_u64());
+            #[allow(unsafe_code, reason = "calls the AVX2 kernel on a CPU checked above")]
+            // SAFETY: the assertion above found AVX2 on this CPU.
+            let wide = unsafe { avx2::block_x8(&input, streams) };
+            assert_eq!(wide, block_x8_in_halves(&input, streams), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn first_words_of_eight_equal_single_streams() {
+        let sim = SimRng::new(78);
+        let ids = [2, 0, 5, 9, 4_000_000_000, 3, 3, 654_321];
+        let words = sim.first_words8(ids, 12, Purpose::DECIDE);
+        for (lane, &id) in ids.iter().enumerate() {
+            let mut single = sim.agent(id, 12, Purpose::DECIDE);
+            for (w, word) in words.iter().enumerate() {
+                assert_eq!(word[lane], single.next_u32(), "lane {lane}, word {w}");
+            }
+            let mut single = sim.agent(id, 12, Purpose::DECIDE);
+            for w in [0, 2, 4] {
+                assert_eq!(
+                    unit_f64_from_words(words[w][lane], words[w + 1][lane]).to_bits(),
+                    single.unit_f64().to_bits(),
+                    "lane {lane}, words {w} and {}",
+                    w + 1
+                );
             }
         }
     }

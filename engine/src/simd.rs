@@ -2,9 +2,10 @@
 //!
 //! A default build may only assume the baseline of its target (SSE2 on x86-64), so kernels
 //! that gain from wider registers keep a baseline version and a version compiled for the
-//! feature, and call the latter when [`avx`] says the CPU has it. Every version must give the
-//! same bits (fixed lanes, no fused multiply-add); `AGORA_SIMD=baseline` turns the wider
-//! versions off so that whole runs can be compared both ways (`tools/ci/cpu-levels.sh`).
+//! feature, and call the latter when [`avx`] or [`avx2`] says the CPU has it. Every version
+//! must give the same bits (fixed lanes, no fused multiply-add); `AGORA_SIMD=baseline` turns
+//! the wider versions off so that whole runs can be compared both ways
+//! (`tools/ci/cpu-levels.sh`).
 
 use std::sync::OnceLock;
 
@@ -43,6 +44,19 @@ pub fn avx() -> bool {
     *AVX.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         let found = std::arch::is_x86_feature_detected!("avx");
+        #[cfg(not(target_arch = "x86_64"))]
+        let found = false;
+        found && !baseline_only()
+    })
+}
+
+/// Like [`avx`], for AVX2 (256-bit integer vectors).
+#[inline]
+pub fn avx2() -> bool {
+    static AVX2: OnceLock<bool> = OnceLock::new();
+    *AVX2.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let found = std::arch::is_x86_feature_detected!("avx2");
         #[cfg(not(target_arch = "x86_64"))]
         let found = false;
         found && !baseline_only()

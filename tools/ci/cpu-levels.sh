@@ -2,8 +2,9 @@
 # Outputs must not depend on the instruction set a build targets or a run uses: SIMD code
 # uses fixed-width lanes and no fused multiply-add. This builds `agora` for x86-64-v3 (AVX2)
 # and compares its outputs, byte for byte, with those of the default build given as $1, run
-# as it is (kernels with an AVX version use it, chosen at run time) and with
-# AGORA_SIMD=baseline (SSE2 only), on the scenarios whose hot loops run in SIMD lanes.
+# as it is (kernels with an AVX or AVX2 version use it, chosen at run time) and with
+# AGORA_SIMD=baseline (SSE2 only), on the scenarios whose hot loops run in SIMD lanes
+# (Flockers sums, batched ChaCha8 draws: Flockers and the lossy gossip channel).
 #
 # Usage: tools/ci/cpu-levels.sh path/to/default/agora
 set -euo pipefail
@@ -22,7 +23,7 @@ v3_bin=target/x86-64-v3/release/agora
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
-for case in "flockers_1k.ron 60" "flockers_10k.ron 30" "flocking.ron 40" "forager.ron 30"; do
+for case in "flockers_1k.ron 60" "flockers_10k.ron 30" "flocking.ron 40" "forager.ron 30" "gossip_lossy.ron 300"; do
   set -- $case
   for build in default baseline v3; do
     bin=$default_bin
