@@ -18,9 +18,9 @@
 //! uniform grid (see ARCHITECTURE.md, Performance notes).
 
 use agora_engine::prelude::*;
-use agora_engine::{par_chunks_mut, par_parts_mut};
+use agora_engine::{par_chunks_mut, par_each_mut, par_parts_mut, unit_f64_from_words};
 use serde::{Deserialize, Serialize};
-use wide::f32x4;
+use wide::{f32x4, f64x4};
 
 /// Which formulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -121,6 +121,45 @@ struct FlockIndex {
     params: Vec<Option<Flocking>>,
     next: Vec<DVec2>,
     slot: Vec<u32>,
+    columns: Columns,
+}
+
+/// The index's positions and velocities once more, an array per coordinate, in slot order:
+/// [`Lanes::fill_block`] copies runs of them in plain vector loops, where reading them out of
+/// the index's 48-byte items took a tenth of a tick.
+#[derive(Default)]
+struct Columns {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    vx: Vec<f32>,
+    vy: Vec<f32>,
+}
+
+impl Columns {
+    fn refill(&mut self, items: &[GridItem<Boid>]) {
+        const PART: usize = 1 << 14;
+        let n = items.len();
+        self.x.resize(n, 0.0);
+        self.y.resize(n, 0.0);
+        self.vx.resize(n, 0.0);
+        self.vy.resize(n, 0.0);
+        let mut parts: Vec<_> = self
+            .x
+            .chunks_mut(PART)
+            .zip(self.y.chunks_mut(PART))
+            .zip(self.vx.chunks_mut(PART))
+            .zip(self.vy.chunks_mut(PART))
+            .collect();
+        par_each_mut(&mut parts, |p, (((x, y), vx), vy)| {
+            let items = &items[p * PART..][..x.len()];
+            for (k, it) in items.iter().enumerate() {
+                x[k] = it.pos.x;
+                y[k] = it.pos.y;
+                vx[k] = it.data.vel.x as f32;
+                vy[k] = it.data.vel.y as f32;
+            }
+        });
+    }
 }
 
 /// Marks a bird. Params live per population in the flock index rather than on every agent:
@@ -156,6 +195,7 @@ impl Behavior for Flocking {
             params,
             next: Vec::new(),
             slot: Vec::new(),
+            columns: Columns::default(),
         });
         sim.add_systems(Phase::Sense, index_flock)
             .add_systems(Phase::Decide, (steer, adopt_steering).chain())
@@ -303,13 +343,16 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
         params,
         next,
         radius,
+        columns,
         ..
     } = &mut *index;
+    columns.refill(grid.items());
     // Every slot is written below, so last tick's values need no clearing (a serial pass over
     // 16 MB at 1M birds).
     next.resize(grid.len(), DVec2::ZERO);
     let flock = Flock {
         grid,
+        columns,
         params,
         radius: *radius,
         rng: &rng,
@@ -338,6 +381,7 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
 /// What [`steer`] reads, shared by its parallel tasks.
 struct Flock<'a> {
     grid: &'a UniformGrid<Boid>,
+    columns: &'a Columns,
     params: &'a [Option<Flocking>],
     radius: f64,
     rng: &'a SimRng,
@@ -352,6 +396,8 @@ struct Scratch {
     nudges: Vec<DVec2>,
     /// The neighbourhood totals of one cell's Flockers birds, in slot order.
     sums: Vec<Totals>,
+    /// Where those birds sit in the cell.
+    at: Vec<usize>,
 }
 
 impl Default for Scratch {
@@ -361,6 +407,7 @@ impl Default for Scratch {
             lanes: Lanes::default(),
             nudges: Vec::new(),
             sums: Vec::new(),
+            at: Vec::new(),
         }
     }
 }
@@ -372,8 +419,8 @@ impl Flock<'_> {
             .is_some_and(|p| p.model == FlockingModel::Flockers)
     }
 
-    /// The [`randomness`] of the Flockers birds in `slots` (zero for other birds), from each
-    /// bird's own stream, eight streams at a time.
+    /// MASON's random term ([`randomness4`]) of the Flockers birds in `slots` (zero for other
+    /// birds), from each bird's own stream, eight streams at a time.
     fn nudges(&self, slots: std::ops::Range<usize>, out: &mut Vec<DVec2>) {
         let items = &self.grid.items()[slots];
         out.clear();
@@ -383,10 +430,22 @@ impl Flock<'_> {
                 continue;
             }
             let ids = std::array::from_fn(|i| birds[i.min(birds.len() - 1)].id);
-            let mut rngs = self.rng.agents8(ids, self.tick, Purpose::DECIDE);
-            for ((bird, r), v) in birds.iter().zip(&mut rngs).zip(out) {
+            let words = self.rng.first_words8(ids, self.tick, Purpose::DECIDE);
+            // MASON's uniform vector in [-1, 1)^2 from the first four words of each stream,
+            // as two `unit_f64` draws.
+            let unit = |w: usize, lane: usize| {
+                unit_f64_from_words(words[w][lane], words[w + 1][lane]) * 2.0 - 1.0
+            };
+            let x: [f64; 8] = std::array::from_fn(|lane| unit(0, lane));
+            let y: [f64; 8] = std::array::from_fn(|lane| unit(2, lane));
+            let half = |h: usize| {
+                let lanes = |a: &[f64; 8]| f64x4::new(std::array::from_fn(|i| a[4 * h + i]));
+                randomness4(lanes(&x), lanes(&y))
+            };
+            let nudges = [half(0), half(1)];
+            for (lane, (bird, v)) in birds.iter().zip(out).enumerate() {
                 if self.is_flockers(bird) {
-                    *v = randomness(r);
+                    *v = nudges[lane / 4][lane % 4];
                 }
             }
         }
@@ -417,7 +476,8 @@ impl Flock<'_> {
         let origin = DVec2::new(cx as f64, cy as f64) * self.grid.cell_size();
         let mut block = None;
         s.sums.clear();
-        for (me, v) in items.iter().zip(out.iter_mut()) {
+        s.at.clear();
+        for (k, (me, v)) in items.iter().zip(out.iter_mut()).enumerate() {
             let Some(p) = &self.params[me.data.pop as usize] else {
                 *v = DVec2::ZERO;
                 continue;
@@ -427,8 +487,11 @@ impl Flock<'_> {
                     *v = reynolds(self.grid, me.id, me.pos, me.data.vel, p, &mut s.hits);
                 }
                 FlockingModel::Flockers => {
-                    let ready = *block
-                        .get_or_insert_with(|| s.lanes.fill_block(self.grid, origin, self.radius));
+                    s.at.push(k);
+                    let ready = *block.get_or_insert_with(|| {
+                        s.lanes
+                            .fill_block(self.grid, self.columns, origin, self.radius)
+                    });
                     s.sums.push([0.0; 7]);
                     let out = s.sums.last_mut().expect("just pushed");
                     if ready {
@@ -443,13 +506,21 @@ impl Flock<'_> {
                 }
             }
         }
-        let mut sums = s.sums.iter();
-        for ((me, v), &nudge) in items.iter().zip(out).zip(nudges) {
-            if let Some(p) = &self.params[me.data.pop as usize]
-                && p.model == FlockingModel::Flockers
-                && let Some(sums) = sums.next()
-            {
-                *v = flockers(FlockersSums::from(sums), me.data.vel, p, nudge);
+        for (at, sums) in s.at.chunks(4).zip(s.sums.chunks(4)) {
+            let lane = |i: usize| at[i.min(at.len() - 1)];
+            let bird = |i: usize| &items[lane(i)];
+            let new = flockers4(
+                std::array::from_fn(|i| &sums[i.min(at.len() - 1)]),
+                std::array::from_fn(|i| bird(i).data.vel),
+                std::array::from_fn(|i| {
+                    self.params[bird(i).data.pop as usize]
+                        .as_ref()
+                        .expect("only Flockers birds are listed")
+                }),
+                std::array::from_fn(|i| nudges[lane(i)]),
+            );
+            for (&k, v) in at.iter().zip(new) {
+                out[k] = v;
             }
         }
     }
@@ -623,30 +694,34 @@ impl Lanes {
     }
 
     fn pad(&mut self) {
-        while !self.x.len().is_multiple_of(LANES) {
-            self.push(DVec2::splat(f64::from(FAR)), DVec2::ZERO);
-        }
+        let len = self.x.len().next_multiple_of(LANES);
+        self.x.resize(len, FAR);
+        self.y.resize(len, FAR);
+        self.vx.resize(len, 0.0);
+        self.vy.resize(len, 0.0);
     }
 
     /// Every bird within `radius` of any point of the cell with corner `origin`, relative to
     /// `origin`, in the index's run order. `false` when the torus is too small for a block
     /// of distinct cells (nothing is filled then).
-    fn fill_block(&mut self, grid: &UniformGrid<Boid>, origin: DVec2, radius: f64) -> bool {
+    fn fill_block(
+        &mut self,
+        grid: &UniformGrid<Boid>,
+        columns: &Columns,
+        origin: DVec2,
+        radius: f64,
+    ) -> bool {
         self.clear();
         let Some(runs) = grid.runs(origin + grid.cell_size() * 0.5, radius) else {
             return false;
         };
-        let items = grid.items();
         for (range, offset) in runs {
-            let run = &items[range];
             let shift = offset - origin;
-            // One array at a time: each loop is a plain copy with a conversion.
-            self.x
-                .extend(run.iter().map(|it| (it.pos.x + shift.x) as f32));
-            self.y
-                .extend(run.iter().map(|it| (it.pos.y + shift.y) as f32));
-            self.vx.extend(run.iter().map(|it| it.data.vel.x as f32));
-            self.vy.extend(run.iter().map(|it| it.data.vel.y as f32));
+            let (x, y) = (&columns.x[range.clone()], &columns.y[range.clone()]);
+            self.x.extend(x.iter().map(|&x| (x + shift.x) as f32));
+            self.y.extend(y.iter().map(|&y| (y + shift.y) as f32));
+            self.vx.extend_from_slice(&columns.vx[range.clone()]);
+            self.vy.extend_from_slice(&columns.vy[range]);
         }
         self.pad();
         true
@@ -658,21 +733,6 @@ impl Lanes {
         grid.for_each_within(center, radius, |it, delta, _| self.push(delta, it.data.vel));
         self.pad();
     }
-}
-
-/// Flockers' neighbourhood sums: how many birds lie within `radius` of `me` (itself
-/// included), and the sums of their offsets towards `me`, of their velocities, and of
-/// MASON's avoidance term `offset / (d^4 + 1)`.
-///
-/// In `f32` (krABMaga's precision), candidate `j` summed in lane `j % 8`, then the lanes
-/// added in order, so the result is the same on every CPU and thread count. The bird itself
-/// is among the candidates: it adds one to the count and its own velocity to the
-/// consistency sum (MASON's query returns it too), and exactly zero to the offset sums.
-struct FlockersSums {
-    n: f64,
-    away: DVec2,
-    vel: DVec2,
-    avoid: DVec2,
 }
 
 /// The seven per-lane sums of [`flockers_totals`]: count, offsets x and y, velocities x and
@@ -723,24 +783,18 @@ fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
     lanes.as_chunks::<LANES>().0.iter()
 }
 
-/// The seven sums of [`lane_sums`] (count, offsets x and y, velocities x and y, avoidance x
-/// and y), each lane's sums added in the fixed tree of [`total`].
+/// Flockers' neighbourhood sums of one bird: how many birds lie within the radius (itself
+/// included), and the sums of their offsets towards it (x, y), of their velocities (x, y),
+/// and of MASON's avoidance term `offset / (d^4 + 1)` (x, y).
+///
+/// In `f32` (krABMaga's precision), candidate `j` summed in lane `j % 8` ([`lane_sums`]),
+/// then each sum's lanes added in the fixed tree of [`total`], so the result is the same on
+/// every CPU and thread count. The bird itself is among the candidates: it adds one to the
+/// count and its own velocity to the consistency sum (MASON's query returns it too), and
+/// exactly zero to the offset sums.
 type Totals = [f32; 7];
 
-impl From<&Totals> for FlockersSums {
-    fn from(t: &Totals) -> FlockersSums {
-        let total = |k: usize| f64::from(t[k]);
-        FlockersSums {
-            n: total(0),
-            away: DVec2::new(total(1), total(2)),
-            vel: DVec2::new(total(3), total(4)),
-            avoid: DVec2::new(total(5), total(6)),
-        }
-    }
-}
-
-/// Flockers' neighbourhood sums ([`FlockersSums`]) of the bird at `me` over `lanes`, as
-/// [`Totals`] written into `out`.
+/// Flockers' neighbourhood [`Totals`] of the bird at `me` over `lanes`, written into `out`.
 ///
 /// Eight-lane vectors where the CPU has AVX, chosen at run time so that a default build (which
 /// may only assume SSE2) gets them too; every way gives the same bits.
@@ -844,28 +898,81 @@ mod avx {
     }
 }
 
-/// MASON's random term: a uniform vector in [-1, 1)^2 normalised to length 0.05.
-fn randomness(r: &mut AgentRng) -> DVec2 {
-    let raw = DVec2::new(r.unit_f64() * 2.0 - 1.0, r.unit_f64() * 2.0 - 1.0);
-    raw.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05)
+/// MASON's random term for four birds from their uniform vectors in [-1, 1)^2 (x and y
+/// lanes): each normalised to length 0.05 (zero stays zero), with the operations of
+/// `DVec2::try_normalize`.
+///
+/// Four birds at a time so that their square roots and divisions pipeline instead of each
+/// waiting for the last; each lane is IEEE arithmetic, so the bits are the scalar ones.
+#[inline(always)]
+fn randomness4(x: f64x4, y: f64x4) -> [DVec2; 4] {
+    let rcp = f64x4::ONE / (x * x + y * y).sqrt();
+    let ok = rcp.is_finite() & rcp.simd_gt(f64x4::ZERO);
+    let to = f64x4::splat(0.05);
+    lanes2(
+        ok.select(x * rcp * to, f64x4::ZERO),
+        ok.select(y * rcp * to, f64x4::ZERO),
+    )
 }
 
-/// MASON's update from the neighbourhood sums: cohesion and consistency average over the
-/// neighbourhood including the bird itself, avoidance over the others. `randomness` is the
-/// bird's [`randomness`] vector.
-fn flockers(s: FlockersSums, last: DVec2, p: &Flocking, randomness: DVec2) -> DVec2 {
+/// Four vectors from their x and y lanes.
+fn lanes2(x: f64x4, y: f64x4) -> [DVec2; 4] {
+    let (x, y) = (x.to_array(), y.to_array());
+    std::array::from_fn(|i| DVec2::new(x[i], y[i]))
+}
+
+/// MASON's update from the neighbourhood sums, for four birds at once: cohesion and
+/// consistency average over the neighbourhood including the bird itself, avoidance over the
+/// others. `last` is each bird's step of the last tick, `nudge` its [`randomness4`] vector.
+///
+/// Four lanes for the same reason as [`randomness4`]; lane by lane the operations and their
+/// order are those of the scalar formula (a test compares them bit for bit).
+fn flockers4(
+    sums: [&Totals; 4],
+    last: [DVec2; 4],
+    p: [&Flocking; 4],
+    nudge: [DVec2; 4],
+) -> [DVec2; 4] {
+    let total = |k: usize| f64x4::new(sums.map(|t| f64::from(t[k])));
+    let param = |f: fn(&Flocking) -> f64| f64x4::new(p.map(f));
+    let (n, one) = (total(0), f64x4::ONE);
     // Reciprocals rather than a division per component: divisions dominated this function.
-    let per_bird = 1.0 / s.n.max(1.0);
-    let cohesion = s.away * (-0.1 * per_bird);
-    let consistency = s.vel * per_bird;
-    let avoidance = s.avoid * (400.0 / (s.n - 1.0).max(1.0));
-    let d = p.cohesion * cohesion
-        + p.avoidance * avoidance
-        + p.consistency * consistency
-        + p.randomness * randomness
-        + p.momentum * last;
-    let len = d.length();
-    if len > 0.0 { d * (p.jump / len) } else { d }
+    let per_bird = one / n.fast_max(one);
+    let to_cohesion = f64x4::splat(-0.1) * per_bird;
+    let per_other = f64x4::splat(400.0) / (n - one).fast_max(one);
+    let weights = [
+        param(|p| p.cohesion),
+        param(|p| p.avoidance),
+        param(|p| p.consistency),
+        param(|p| p.randomness),
+        param(|p| p.momentum),
+    ];
+    let step = |offsets: f64x4, velocities: f64x4, avoidance: f64x4, nudge: f64x4, last| {
+        let [cohesion, avoid, consistency, randomness, momentum] = weights;
+        cohesion * (offsets * to_cohesion)
+            + avoid * (avoidance * per_other)
+            + consistency * (velocities * per_bird)
+            + randomness * nudge
+            + momentum * last
+    };
+    let dx = step(
+        total(1),
+        total(3),
+        total(5),
+        f64x4::new(nudge.map(|v| v.x)),
+        f64x4::new(last.map(|v| v.x)),
+    );
+    let dy = step(
+        total(2),
+        total(4),
+        total(6),
+        f64x4::new(nudge.map(|v| v.y)),
+        f64x4::new(last.map(|v| v.y)),
+    );
+    let len = (dx * dx + dy * dy).sqrt();
+    let scale = param(|p| p.jump) / len;
+    let moving = len.simd_gt(f64x4::ZERO);
+    lanes2(moving.select(dx * scale, dx), moving.select(dy * scale, dy))
 }
 
 fn fly(
@@ -889,6 +996,92 @@ fn fly(
 mod tests {
     use super::*;
     use agora_engine::{Boundary, Neighborhood};
+
+    /// [`Totals`] by name, in double precision.
+    struct FlockersSums {
+        n: f64,
+        away: DVec2,
+        vel: DVec2,
+        avoid: DVec2,
+    }
+
+    impl From<&Totals> for FlockersSums {
+        fn from(t: &Totals) -> FlockersSums {
+            let total = |k: usize| f64::from(t[k]);
+            FlockersSums {
+                n: total(0),
+                away: DVec2::new(total(1), total(2)),
+                vel: DVec2::new(total(3), total(4)),
+                avoid: DVec2::new(total(5), total(6)),
+            }
+        }
+    }
+
+    /// MASON's update for one bird, written plainly: the reference for [`flockers4`].
+    fn flockers(s: FlockersSums, last: DVec2, p: &Flocking, randomness: DVec2) -> DVec2 {
+        let per_bird = 1.0 / s.n.max(1.0);
+        let cohesion = s.away * (-0.1 * per_bird);
+        let consistency = s.vel * per_bird;
+        let avoidance = s.avoid * (400.0 / (s.n - 1.0).max(1.0));
+        let d = p.cohesion * cohesion
+            + p.avoidance * avoidance
+            + p.consistency * consistency
+            + p.randomness * randomness
+            + p.momentum * last;
+        let len = d.length();
+        if len > 0.0 { d * (p.jump / len) } else { d }
+    }
+
+    /// MASON's random term for one bird, written plainly: the reference for
+    /// [`randomness4`].
+    fn randomness(raw: DVec2) -> DVec2 {
+        raw.try_normalize().map_or(DVec2::ZERO, |u| u * 0.05)
+    }
+
+    /// The four-lane update and random term against the plain formulas, bit for bit, on
+    /// random inputs with two populations' params mixed in the lanes, and the edge cases: an
+    /// empty neighbourhood, a zero random vector, and a bird that ends up not moving.
+    #[test]
+    fn four_lane_updates_equal_the_plain_formulas_bit_for_bit() {
+        let mut rng = SimRng::new(17).agent(0, 0, Purpose::DECIDE);
+        let mut u = move || rng.unit_f64() * 2.0 - 1.0;
+        let flockers_params = |scale: f64| Flocking {
+            model: FlockingModel::Flockers,
+            cohesion: 0.8 * scale,
+            consistency: 0.7,
+            randomness: 1.1 / scale,
+            jump: 0.7 * scale,
+            ..Flocking::default()
+        };
+        let params = [flockers_params(1.0), flockers_params(1.3)];
+        let bits = |v: DVec2| [v.x.to_bits(), v.y.to_bits()];
+        let mut still = 0;
+        for round in 0..500usize {
+            // Round 0 is all zeros: nothing around, no nudge, no momentum, so no step.
+            let scale = if round == 0 { 0.0 } else { 1.0 };
+            let sums: [Totals; 4] = std::array::from_fn(|i| {
+                let n = ((round + i) % 40) as f32;
+                let mut t = [0.0; 7].map(|_| (u() * 10.0 * scale) as f32 * n.min(1.0));
+                t[0] = n * scale as f32;
+                t
+            });
+            let last: [DVec2; 4] = std::array::from_fn(|_| DVec2::new(u(), u()) * 0.7 * scale);
+            let raw: [DVec2; 4] = std::array::from_fn(|i| {
+                let zero = round % 7 == i;
+                DVec2::new(u(), u()) * if zero { 0.0 } else { scale }
+            });
+            let p: [&Flocking; 4] = std::array::from_fn(|i| &params[(round + i) % 2]);
+            let nudge = randomness4(f64x4::new(raw.map(|v| v.x)), f64x4::new(raw.map(|v| v.y)));
+            let got = flockers4(std::array::from_fn(|i| &sums[i]), last, p, nudge);
+            for i in 0..4 {
+                assert_eq!(bits(nudge[i]), bits(randomness(raw[i])), "{:?}", raw[i]);
+                let want = flockers(FlockersSums::from(&sums[i]), last[i], p[i], nudge[i]);
+                assert_eq!(bits(got[i]), bits(want), "round {round}, lane {i}");
+                still += usize::from(got[i] == DVec2::ZERO);
+            }
+        }
+        assert_eq!(still, 4, "only round 0's birds stay where they are");
+    }
 
     fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
         let mut t = [0.0; 7];
@@ -955,9 +1148,11 @@ mod tests {
     /// Flockers' sums for the bird at `me` the way [`steer`] computes them.
     fn sums_at(g: &UniformGrid<Boid>, me: DVec2, radius: f64) -> FlockersSums {
         let mut lanes = Lanes::default();
+        let mut columns = Columns::default();
+        columns.refill(g.items());
         let cell = (me / g.cell_size()).floor();
         let origin = cell * g.cell_size();
-        if lanes.fill_block(g, origin, radius) {
+        if lanes.fill_block(g, &columns, origin, radius) {
             flockers_sums(&lanes, me - origin, radius)
         } else {
             lanes.fill_around(g, me, radius);
