@@ -18,7 +18,7 @@
 //! uniform grid (see ARCHITECTURE.md, Performance notes).
 
 use agora_engine::prelude::*;
-use agora_engine::{par_chunks_mut, par_each_mut, par_parts_mut, unit_f64_from_words};
+use agora_engine::{par_chunks_mut, par_parts_mut, unit_f64_from_words};
 use serde::{Deserialize, Serialize};
 use wide::{f32x4, f64x4};
 
@@ -121,45 +121,6 @@ struct FlockIndex {
     params: Vec<Option<Flocking>>,
     next: Vec<DVec2>,
     slot: Vec<u32>,
-    columns: Columns,
-}
-
-/// The index's positions and velocities once more, an array per coordinate, in slot order:
-/// [`Lanes::fill_block`] copies runs of them in plain vector loops, where reading them out of
-/// the index's 48-byte items took a tenth of a tick.
-#[derive(Default)]
-struct Columns {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    vx: Vec<f32>,
-    vy: Vec<f32>,
-}
-
-impl Columns {
-    fn refill(&mut self, items: &[GridItem<Boid>]) {
-        const PART: usize = 1 << 14;
-        let n = items.len();
-        self.x.resize(n, 0.0);
-        self.y.resize(n, 0.0);
-        self.vx.resize(n, 0.0);
-        self.vy.resize(n, 0.0);
-        let mut parts: Vec<_> = self
-            .x
-            .chunks_mut(PART)
-            .zip(self.y.chunks_mut(PART))
-            .zip(self.vx.chunks_mut(PART))
-            .zip(self.vy.chunks_mut(PART))
-            .collect();
-        par_each_mut(&mut parts, |p, (((x, y), vx), vy)| {
-            let items = &items[p * PART..][..x.len()];
-            for (k, it) in items.iter().enumerate() {
-                x[k] = it.pos.x;
-                y[k] = it.pos.y;
-                vx[k] = it.data.vel.x as f32;
-                vy[k] = it.data.vel.y as f32;
-            }
-        });
-    }
 }
 
 /// Marks a bird. Params live per population in the flock index rather than on every agent:
@@ -195,7 +156,6 @@ impl Behavior for Flocking {
             params,
             next: Vec::new(),
             slot: Vec::new(),
-            columns: Columns::default(),
         });
         sim.add_systems(Phase::Sense, index_flock)
             .add_systems(Phase::Decide, (steer, adopt_steering).chain())
@@ -343,16 +303,13 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
         params,
         next,
         radius,
-        columns,
         ..
     } = &mut *index;
-    columns.refill(grid.items());
     // Every slot is written below, so last tick's values need no clearing (a serial pass over
     // 16 MB at 1M birds).
     next.resize(grid.len(), DVec2::ZERO);
     let flock = Flock {
         grid,
-        columns,
         params,
         radius: *radius,
         rng: &rng,
@@ -381,7 +338,6 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
 /// What [`steer`] reads, shared by its parallel tasks.
 struct Flock<'a> {
     grid: &'a UniformGrid<Boid>,
-    columns: &'a Columns,
     params: &'a [Option<Flocking>],
     radius: f64,
     rng: &'a SimRng,
@@ -488,10 +444,8 @@ impl Flock<'_> {
                 }
                 FlockingModel::Flockers => {
                     s.at.push(k);
-                    let ready = *block.get_or_insert_with(|| {
-                        s.lanes
-                            .fill_block(self.grid, self.columns, origin, self.radius)
-                    });
+                    let ready = *block
+                        .get_or_insert_with(|| s.lanes.fill_block(self.grid, origin, self.radius));
                     s.sums.push([0.0; 7]);
                     let out = s.sums.last_mut().expect("just pushed");
                     if ready {
@@ -704,24 +658,22 @@ impl Lanes {
     /// Every bird within `radius` of any point of the cell with corner `origin`, relative to
     /// `origin`, in the index's run order. `false` when the torus is too small for a block
     /// of distinct cells (nothing is filled then).
-    fn fill_block(
-        &mut self,
-        grid: &UniformGrid<Boid>,
-        columns: &Columns,
-        origin: DVec2,
-        radius: f64,
-    ) -> bool {
+    fn fill_block(&mut self, grid: &UniformGrid<Boid>, origin: DVec2, radius: f64) -> bool {
         self.clear();
         let Some(runs) = grid.runs(origin + grid.cell_size() * 0.5, radius) else {
             return false;
         };
+        let items = grid.items();
         for (range, offset) in runs {
+            let run = &items[range];
             let shift = offset - origin;
-            let (x, y) = (&columns.x[range.clone()], &columns.y[range.clone()]);
-            self.x.extend(x.iter().map(|&x| (x + shift.x) as f32));
-            self.y.extend(y.iter().map(|&y| (y + shift.y) as f32));
-            self.vx.extend_from_slice(&columns.vx[range.clone()]);
-            self.vy.extend_from_slice(&columns.vy[range]);
+            // One array at a time: each loop is a plain copy with a conversion.
+            self.x
+                .extend(run.iter().map(|it| (it.pos.x + shift.x) as f32));
+            self.y
+                .extend(run.iter().map(|it| (it.pos.y + shift.y) as f32));
+            self.vx.extend(run.iter().map(|it| it.data.vel.x as f32));
+            self.vy.extend(run.iter().map(|it| it.data.vel.y as f32));
         }
         self.pad();
         true
@@ -1148,11 +1100,9 @@ mod tests {
     /// Flockers' sums for the bird at `me` the way [`steer`] computes them.
     fn sums_at(g: &UniformGrid<Boid>, me: DVec2, radius: f64) -> FlockersSums {
         let mut lanes = Lanes::default();
-        let mut columns = Columns::default();
-        columns.refill(g.items());
         let cell = (me / g.cell_size()).floor();
         let origin = cell * g.cell_size();
-        if lanes.fill_block(g, &columns, origin, radius) {
+        if lanes.fill_block(g, origin, radius) {
             flockers_sums(&lanes, me - origin, radius)
         } else {
             lanes.fill_around(g, me, radius);
