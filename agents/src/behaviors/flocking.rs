@@ -792,10 +792,10 @@ fn total(l: &[f32; LANES]) -> f32 {
 mod avx {
     use super::{Lanes, Totals, chunks};
     use std::arch::x86_64::{
-        __m256, _CMP_LE_OQ, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
-        _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_div_ps,
-        _mm256_extractf128_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setr_ps, _mm256_setzero_ps,
-        _mm256_sub_ps,
+        __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
+        _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128,
+        _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
     };
 
     #[target_feature(enable = "avx")]
@@ -803,12 +803,26 @@ mod avx {
         _mm256_setr_ps(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
     }
 
-    /// [`super::total`] of the eight lanes of `v`.
+    /// Lanes `i` and `i + 4` of `v` added: the first level of [`super::total`]'s tree.
     #[target_feature(enable = "avx")]
-    fn total(v: __m256) -> f32 {
-        let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-        let pairs = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-        _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<1>(pairs, pairs)))
+    fn quad(v: __m256) -> __m128 {
+        _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v))
+    }
+
+    /// [`super::total`] of four sums at once from their [`quad`]s: the quads transposed so
+    /// that one vertical addition does each remaining level of the tree for all four.
+    #[target_feature(enable = "avx")]
+    fn totals4(a: __m128, b: __m128, c: __m128, d: __m128) -> [f32; 4] {
+        let (ab_lo, cd_lo) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(c, d));
+        let (ab_hi, cd_hi) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(c, d));
+        // Lane `j` of `r[i]` is quad element `i` of sum `j`.
+        let r = [
+            _mm_movelh_ps(ab_lo, cd_lo),
+            _mm_movehl_ps(cd_lo, ab_lo),
+            _mm_movelh_ps(ab_hi, cd_hi),
+            _mm_movehl_ps(cd_hi, ab_hi),
+        ];
+        bytemuck::cast(_mm_add_ps(_mm_add_ps(r[0], r[2]), _mm_add_ps(r[1], r[3])))
     }
 
     #[target_feature(enable = "avx")]
@@ -842,11 +856,10 @@ mod avx {
             wx = _mm256_add_ps(wx, _mm256_mul_ps(ox, w));
             wy = _mm256_add_ps(wy, _mm256_mul_ps(oy, w));
         }
-        // One store per total: assembling an array first and copying it stalls the copy's
-        // wide loads on the narrow stores.
-        for (to, sum) in out.iter_mut().zip([n, ax, ay, vx, vy, wx, wy]) {
-            *to = total(sum);
-        }
+        let first = totals4(quad(n), quad(ax), quad(ay), quad(vx));
+        let rest = totals4(quad(vy), quad(wx), quad(wy), _mm_setzero_ps());
+        out[..4].copy_from_slice(&first);
+        out[4..].copy_from_slice(&rest[..3]);
     }
 }
 
