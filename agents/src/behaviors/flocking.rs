@@ -354,6 +354,8 @@ struct Scratch {
     sums: Vec<Totals>,
     /// Where those birds sit in the cell.
     at: Vec<usize>,
+    /// Those birds as [`flockers_totals`] takes them.
+    probes: Vec<Probe>,
 }
 
 impl Default for Scratch {
@@ -364,6 +366,7 @@ impl Default for Scratch {
             nudges: Vec::new(),
             sums: Vec::new(),
             at: Vec::new(),
+            probes: Vec::new(),
         }
     }
 }
@@ -411,8 +414,9 @@ impl Flock<'_> {
     /// `s.nudges` starts at slot `task_start`.
     ///
     /// Every Flockers bird of a cell scans the same candidates, the cell's 3x3 block, so the
-    /// block is copied once into lanes relative to the cell's corner and each bird runs
-    /// [`flockers_totals`] over it. The cell's sums come first and its updates after: each
+    /// block is copied once into lanes relative to the cell's corner and one call of
+    /// [`flockers_totals`] sums it for every bird. The cell's sums come first and its updates
+    /// after: each
     /// update is a chain of divisions and a square root on its bird's sums, and run back to
     /// back the chains of different birds overlap instead of each stalling the next bird's
     /// sums. The sums go straight into the cell's list, read only after the cell's last
@@ -430,9 +434,8 @@ impl Flock<'_> {
         let items = &self.grid.items()[first..first + out.len()];
         let nudges = &s.nudges[first - task_start..][..out.len()];
         let origin = DVec2::new(cx as f64, cy as f64) * self.grid.cell_size();
-        let mut block = None;
-        s.sums.clear();
         s.at.clear();
+        s.probes.clear();
         for (k, (me, v)) in items.iter().zip(out.iter_mut()).enumerate() {
             let Some(p) = &self.params[me.data.pop as usize] else {
                 *v = DVec2::ZERO;
@@ -444,20 +447,32 @@ impl Flock<'_> {
                 }
                 FlockingModel::Flockers => {
                     s.at.push(k);
-                    let ready = *block
-                        .get_or_insert_with(|| s.lanes.fill_block(self.grid, origin, self.radius));
-                    s.sums.push([0.0; 7]);
-                    let out = s.sums.last_mut().expect("just pushed");
-                    if ready {
-                        flockers_totals(&s.lanes, me.pos - origin, p.neighborhood, out);
-                    } else {
-                        // A torus too small for a 3x3 block of distinct cells: this bird's
-                        // own neighbours, at their nearest images.
-                        s.lanes.fill_around(self.grid, me.pos, p.neighborhood);
-                        block = None;
-                        flockers_totals(&s.lanes, DVec2::ZERO, p.neighborhood, out);
-                    }
+                    s.probes.push(Probe::new(me.pos - origin, p.neighborhood));
                 }
+            }
+        }
+        if s.at.is_empty() {
+            return;
+        }
+        s.sums.clear();
+        s.sums.resize(s.at.len(), [0.0; 7]);
+        if s.lanes.fill_block(self.grid, origin, self.radius) {
+            flockers_totals(&s.lanes, &s.probes, &mut s.sums);
+        } else {
+            // A torus too small for a 3x3 block of distinct cells: each bird's own
+            // neighbours, at their nearest images.
+            for ((&k, probe), sums) in s.at.iter().zip(&mut s.probes).zip(&mut s.sums) {
+                let me = &items[k];
+                let radius = self.params[me.data.pop as usize]
+                    .as_ref()
+                    .map_or(0.0, |p| p.neighborhood);
+                s.lanes.fill_around(self.grid, me.pos, radius);
+                *probe = Probe::new(DVec2::ZERO, radius);
+                flockers_totals(
+                    &s.lanes,
+                    std::slice::from_ref(probe),
+                    std::slice::from_mut(sums),
+                );
             }
         }
         for (at, sums) in s.at.chunks(4).zip(s.sums.chunks(4)) {
@@ -746,32 +761,52 @@ fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
 /// exactly zero to the offset sums.
 type Totals = [f32; 7];
 
-/// Flockers' neighbourhood [`Totals`] of the bird at `me` over `lanes`, written into `out`.
+/// A bird whose neighbourhood [`flockers_totals`] sums: its position relative to the
+/// lanes' reference point and its squared radius, in single precision.
+#[derive(Clone, Copy, Debug)]
+struct Probe {
+    me: [f32; 2],
+    r2: f32,
+}
+
+impl Probe {
+    fn new(me: DVec2, radius: f64) -> Probe {
+        let r = radius as f32;
+        Probe {
+            me: [me.x as f32, me.y as f32],
+            r2: r * r,
+        }
+    }
+}
+
+/// Flockers' neighbourhood [`Totals`] of each of `probes` over the same `lanes`, written into
+/// `out` in order.
 ///
 /// Eight-lane vectors where the CPU has AVX, chosen at run time so that a default build (which
-/// may only assume SSE2) gets them too; every way gives the same bits.
+/// may only assume SSE2) gets them too; every way gives the same bits. One call per cell: the
+/// AVX function cannot be inlined into code compiled without AVX, so calling it per bird paid
+/// a call and its set-up every time.
 #[inline]
-fn flockers_totals(lanes: &Lanes, me: DVec2, radius: f64, out: &mut Totals) {
-    let me = [me.x as f32, me.y as f32];
-    let r = radius as f32;
-    let r2 = r * r;
+fn flockers_totals(lanes: &Lanes, probes: &[Probe], out: &mut [Totals]) {
     #[cfg(target_arch = "x86_64")]
     if agora_engine::simd::avx() {
         #[allow(
             unsafe_code,
             reason = "the one call into code compiled for a CPU feature found at run time"
         )]
-        // SAFETY: `avx::lane_totals` needs AVX and nothing else; `simd::avx()` is true only
-        // when the CPU has it.
+        // SAFETY: `avx::totals` needs AVX and nothing else; `simd::avx()` is true only when
+        // the CPU has it.
         unsafe {
-            avx::lane_totals(lanes, me, r2, out)
+            avx::totals(lanes, probes, out)
         };
         return;
     }
-    let mut sums: LaneSums = [[0.0; LANES]; 7];
-    lane_sums(lanes, me, r2, 0, &mut sums);
-    lane_sums(lanes, me, r2, 4, &mut sums);
-    *out = sums.map(|l| total(&l));
+    for (probe, out) in probes.iter().zip(out) {
+        let mut sums: LaneSums = [[0.0; LANES]; 7];
+        lane_sums(lanes, probe.me, probe.r2, 0, &mut sums);
+        lane_sums(lanes, probe.me, probe.r2, 4, &mut sums);
+        *out = sums.map(|l| total(&l));
+    }
 }
 
 /// One sum's eight lanes added in a fixed pairwise tree: three dependent additions rather
@@ -790,7 +825,7 @@ fn total(l: &[f32; LANES]) -> f32 {
 /// so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{Lanes, Totals, chunks};
+    use super::{Lanes, Probe, Totals, chunks};
     use std::arch::x86_64::{
         __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
         _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128,
@@ -825,7 +860,16 @@ mod avx {
         bytemuck::cast(_mm_add_ps(_mm_add_ps(r[0], r[2]), _mm_add_ps(r[1], r[3])))
     }
 
+    /// [`super::flockers_totals`] in AVX.
     #[target_feature(enable = "avx")]
+    pub(super) fn totals(lanes: &Lanes, probes: &[Probe], out: &mut [Totals]) {
+        for (probe, out) in probes.iter().zip(out) {
+            lane_totals(lanes, probe.me, probe.r2, out);
+        }
+    }
+
+    #[target_feature(enable = "avx")]
+    #[inline]
     pub(super) fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32, out: &mut Totals) {
         let (px, py, r2, one) = (
             _mm256_set1_ps(me[0]),
@@ -1050,7 +1094,11 @@ mod tests {
 
     fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
         let mut t = [0.0; 7];
-        flockers_totals(lanes, me, radius, &mut t);
+        flockers_totals(
+            lanes,
+            &[Probe::new(me, radius)],
+            std::slice::from_mut(&mut t),
+        );
         FlockersSums::from(&t)
     }
 
