@@ -702,23 +702,25 @@ impl Lanes {
     }
 }
 
-/// The seven per-lane sums of [`flockers_totals`]: count, offsets x and y, velocities x and
-/// y, avoidance x and y.
-type LaneSums = [[f32; LANES]; 7];
+/// The per-lane sums of [`flockers_totals`] after the count: offsets x and y, velocities x
+/// and y, avoidance x and y.
+type LaneSums = [[f32; LANES]; 6];
 
 /// Lanes `first..first + 4` of [`flockers_totals`]'s per-lane sums, for CPUs without AVX:
 /// two passes of four lanes rather than one of eight, since seven eight-lane accumulators
 /// spill the sixteen 128-bit registers (measured 1.5x slower). Each lane sees the same
-/// candidates in the same order as in [`avx::lane_totals`]'s single pass.
+/// candidates in the same order as in [`avx::lane_totals`]'s single pass. Returns how many
+/// of those lanes' candidates are within the radius.
 #[inline(always)]
-fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneSums) {
+fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneSums) -> u32 {
     let (px, py, r2, one) = (
         f32x4::splat(me[0]),
         f32x4::splat(me[1]),
         f32x4::splat(r2),
         f32x4::splat(1.0),
     );
-    let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [f32x4::splat(0.0); 7];
+    let [mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [f32x4::splat(0.0); 6];
+    let mut n = 0;
     let load = |chunk: &[f32; LANES]| f32x4::new(std::array::from_fn(|i| chunk[first + i]));
     // Arrays of whole chunks (the lanes are padded to a whole number of them), so that
     // the loads need no bounds checks.
@@ -732,19 +734,43 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
         let oy = py - y;
         let d2 = ox * ox + oy * oy;
         let hit = d2.simd_le(r2);
-        n += hit & one;
-        ax += hit & ox;
-        ay += hit & oy;
+        n += u32::from(HITS[hit.to_bitmask() as usize]);
+        // Offsets masked once serve both their sum and the avoidance term, whose weight
+        // then needs no mask: a candidate outside the radius adds +0.0 either way.
+        let (ox, oy) = (hit & ox, hit & oy);
+        ax += ox;
+        ay += oy;
         vx += hit & u;
         vy += hit & v;
-        let w = hit & (one / (d2 * d2 + one));
+        let w = one / (d2 * d2 + one);
         wx += ox * w;
         wy += oy * w;
     }
-    for (sum, to) in [n, ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
+    for (sum, to) in [ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
         to[first..first + 4].copy_from_slice(&sum.to_array());
     }
+    n
 }
+
+/// [`flockers_totals`] of one probe on any CPU: two passes of [`lane_sums`].
+fn baseline_totals(lanes: &Lanes, probe: &Probe) -> Totals {
+    let mut sums: LaneSums = [[0.0; LANES]; 6];
+    let n = lane_sums(lanes, probe.me, probe.r2, 0, &mut sums)
+        + lane_sums(lanes, probe.me, probe.r2, 4, &mut sums);
+    let t = sums.map(|l| total(&l));
+    [n as f32, t[0], t[1], t[2], t[3], t[4], t[5]]
+}
+
+/// How many bits each byte has set: lanes within the radius from a comparison's sign mask.
+const HITS: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u32).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
 
 fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
     lanes.as_chunks::<LANES>().0.iter()
@@ -756,7 +782,8 @@ fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
 ///
 /// In `f32` (krABMaga's precision), candidate `j` summed in lane `j % 8` ([`lane_sums`]),
 /// then each sum's lanes added in the fixed tree of [`total`], so the result is the same on
-/// every CPU and thread count. The bird itself is among the candidates: it adds one to the
+/// every CPU and thread count. The count is an integer, from the comparisons' sign masks,
+/// turned into `f32` once at the end. The bird itself is among the candidates: it adds one to the
 /// count and its own velocity to the consistency sum (MASON's query returns it too), and
 /// exactly zero to the offset sums.
 type Totals = [f32; 7];
@@ -802,10 +829,7 @@ fn flockers_totals(lanes: &Lanes, probes: &[Probe], out: &mut [Totals]) {
         return;
     }
     for (probe, out) in probes.iter().zip(out) {
-        let mut sums: LaneSums = [[0.0; LANES]; 7];
-        lane_sums(lanes, probe.me, probe.r2, 0, &mut sums);
-        lane_sums(lanes, probe.me, probe.r2, 4, &mut sums);
-        *out = sums.map(|l| total(&l));
+        *out = baseline_totals(lanes, probe);
     }
 }
 
@@ -825,12 +849,12 @@ fn total(l: &[f32; LANES]) -> f32 {
 /// so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{Lanes, Probe, Totals, chunks};
+    use super::{HITS, Lanes, Probe, Totals, chunks};
     use std::arch::x86_64::{
         __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
         _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128,
-        _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps, _mm256_mul_ps, _mm256_set1_ps,
-        _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
+        _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps, _mm256_movemask_ps, _mm256_mul_ps,
+        _mm256_set1_ps, _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
     };
 
     #[target_feature(enable = "avx")]
@@ -877,7 +901,8 @@ mod avx {
             _mm256_set1_ps(r2),
             _mm256_set1_ps(1.0),
         );
-        let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [_mm256_setzero_ps(); 7];
+        let [mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [_mm256_setzero_ps(); 6];
+        let mut n = 0u32;
         let vectors = chunks(&lanes.x)
             .zip(chunks(&lanes.y))
             .zip(chunks(&lanes.vx))
@@ -888,21 +913,20 @@ mod avx {
             let oy = _mm256_sub_ps(py, y);
             let d2 = _mm256_add_ps(_mm256_mul_ps(ox, ox), _mm256_mul_ps(oy, oy));
             let hit = _mm256_cmp_ps::<_CMP_LE_OQ>(d2, r2);
-            n = _mm256_add_ps(n, _mm256_and_ps(hit, one));
-            ax = _mm256_add_ps(ax, _mm256_and_ps(hit, ox));
-            ay = _mm256_add_ps(ay, _mm256_and_ps(hit, oy));
+            n += u32::from(HITS[_mm256_movemask_ps(hit) as usize & 0xff]);
+            let (ox, oy) = (_mm256_and_ps(hit, ox), _mm256_and_ps(hit, oy));
+            ax = _mm256_add_ps(ax, ox);
+            ay = _mm256_add_ps(ay, oy);
             vx = _mm256_add_ps(vx, _mm256_and_ps(hit, u));
             vy = _mm256_add_ps(vy, _mm256_and_ps(hit, v));
-            let w = _mm256_and_ps(
-                hit,
-                _mm256_div_ps(one, _mm256_add_ps(_mm256_mul_ps(d2, d2), one)),
-            );
+            let w = _mm256_div_ps(one, _mm256_add_ps(_mm256_mul_ps(d2, d2), one));
             wx = _mm256_add_ps(wx, _mm256_mul_ps(ox, w));
             wy = _mm256_add_ps(wy, _mm256_mul_ps(oy, w));
         }
-        let first = totals4(quad(n), quad(ax), quad(ay), quad(vx));
+        let first = totals4(_mm_setzero_ps(), quad(ax), quad(ay), quad(vx));
         let rest = totals4(quad(vy), quad(wx), quad(wy), _mm_setzero_ps());
-        out[..4].copy_from_slice(&first);
+        out[0] = n as f32;
+        out[1..4].copy_from_slice(&first[1..]);
         out[4..].copy_from_slice(&rest[..3]);
     }
 }
@@ -1264,9 +1288,7 @@ mod tests {
             }
             lanes.pad();
             let me = [rng.unit_f64() as f32 * 10.0, rng.unit_f64() as f32 * 10.0];
-            let mut sums = [[0.0; LANES]; 7];
-            lane_sums(&lanes, me, 100.0, 0, &mut sums);
-            lane_sums(&lanes, me, 100.0, 4, &mut sums);
+            let baseline = baseline_totals(&lanes, &Probe { me, r2: 100.0 });
             let mut avx = [0.0; 7];
             #[allow(unsafe_code, reason = "calls the AVX kernel on a CPU checked above")]
             // SAFETY: the assertion above found AVX on this CPU.
@@ -1275,7 +1297,7 @@ mod tests {
             }
             assert_eq!(
                 avx.map(f32::to_bits),
-                sums.map(|l| total(&l).to_bits()),
+                baseline.map(f32::to_bits),
                 "{len} candidates"
             );
             hits += avx[0];
