@@ -416,12 +416,12 @@ impl Flock<'_> {
     /// Every Flockers bird of a cell scans the same candidates, the cell's 3x3 block, so the
     /// block is copied once into lanes relative to the cell's corner and one call of
     /// [`flockers_totals`] sums it for every bird. The cell's sums come first and its updates
-    /// after: each
-    /// update is a chain of divisions and a square root on its bird's sums, and run back to
-    /// back the chains of different birds overlap instead of each stalling the next bird's
-    /// sums. The sums go straight into the cell's list, read only after the cell's last
-    /// bird: read back at once, the pairs of `f32` written one by one stalled each bird on a
-    /// failed store-to-load forwarding (about 5% of a tick).
+    /// after, four birds at a time ([`flockers4`]): each update is a chain of divisions and a
+    /// square root on its bird's sums, and run side by side the chains of different birds
+    /// overlap instead of each stalling the next bird's sums. The sums go straight into the
+    /// cell's list, read only after the cell's last bird: read back at once, the pairs of
+    /// `f32` written one by one stalled each bird on a failed store-to-load forwarding (about
+    /// 5% of a tick).
     fn steer_cell(
         &self,
         cx: usize,
@@ -465,7 +465,8 @@ impl Flock<'_> {
                 let me = &items[k];
                 let radius = self.params[me.data.pop as usize]
                     .as_ref()
-                    .map_or(0.0, |p| p.neighborhood);
+                    .expect("only Flockers birds are listed")
+                    .neighborhood;
                 s.lanes.fill_around(self.grid, me.pos, radius);
                 *probe = Probe::new(DVec2::ZERO, radius);
                 flockers_totals(
@@ -707,7 +708,7 @@ impl Lanes {
 type LaneSums = [[f32; LANES]; 6];
 
 /// Lanes `first..first + 4` of [`flockers_totals`]'s per-lane sums, for CPUs without AVX:
-/// two passes of four lanes rather than one of eight, since seven eight-lane accumulators
+/// two passes of four lanes rather than one of eight, since the eight-lane accumulators
 /// spill the sixteen 128-bit registers (measured 1.5x slower). Each lane sees the same
 /// candidates in the same order as in [`avx::lane_totals`]'s single pass. Returns how many
 /// of those lanes' candidates are within the radius.
@@ -783,9 +784,9 @@ fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
 /// In `f32` (krABMaga's precision), candidate `j` summed in lane `j % 8` ([`lane_sums`]),
 /// then each sum's lanes added in the fixed tree of [`total`], so the result is the same on
 /// every CPU and thread count. The count is an integer, from the comparisons' sign masks,
-/// turned into `f32` once at the end. The bird itself is among the candidates: it adds one to the
-/// count and its own velocity to the consistency sum (MASON's query returns it too), and
-/// exactly zero to the offset sums.
+/// turned into `f32` once at the end. The bird itself is among the candidates: it adds one
+/// to the count and its own velocity to the consistency sum (MASON's query returns it too),
+/// and exactly zero to the offset sums.
 type Totals = [f32; 7];
 
 /// A bird whose neighbourhood [`flockers_totals`] sums: its position relative to the
