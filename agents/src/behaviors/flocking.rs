@@ -639,6 +639,9 @@ struct Lanes {
     vy: Vec<f32>,
 }
 
+/// One vector's worth of one coordinate of the candidates.
+type Chunk = [f32; LANES];
+
 /// Lanes of [`flockers_totals`]: candidate `j` of a block is summed in lane `j % LANES`.
 /// Changing it changes the order of every sum, hence every Flockers result.
 const LANES: usize = 8;
@@ -661,6 +664,20 @@ impl Lanes {
         self.y.push(rel.y as f32);
         self.vx.push(vel.x as f32);
         self.vy.push(vel.y as f32);
+    }
+
+    /// The candidates' x, y, velocity x and velocity y, [`LANES`] at a time: arrays of whole
+    /// chunks (the lanes are padded to a whole number of them), so that the kernels' loads
+    /// need no bounds checks.
+    #[inline(always)]
+    fn vectors(&self) -> impl Iterator<Item = (((&Chunk, &Chunk), &Chunk), &Chunk)> {
+        fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, Chunk> {
+            lanes.as_chunks::<LANES>().0.iter()
+        }
+        chunks(&self.x)
+            .zip(chunks(&self.y))
+            .zip(chunks(&self.vx))
+            .zip(chunks(&self.vy))
     }
 
     fn pad(&mut self) {
@@ -723,13 +740,7 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
     let [mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [f32x4::splat(0.0); 6];
     let mut n = 0;
     let load = |chunk: &[f32; LANES]| f32x4::new(std::array::from_fn(|i| chunk[first + i]));
-    // Arrays of whole chunks (the lanes are padded to a whole number of them), so that
-    // the loads need no bounds checks.
-    let vectors = chunks(&lanes.x)
-        .zip(chunks(&lanes.y))
-        .zip(chunks(&lanes.vx))
-        .zip(chunks(&lanes.vy));
-    for (((x, y), u), v) in vectors {
+    for (((x, y), u), v) in lanes.vectors() {
         let (x, y, u, v) = (load(x), load(y), load(u), load(v));
         let ox = px - x;
         let oy = py - y;
@@ -772,10 +783,6 @@ const HITS: [u8; 256] = {
     }
     t
 };
-
-fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, [f32; LANES]> {
-    lanes.as_chunks::<LANES>().0.iter()
-}
 
 /// Flockers' neighbourhood sums of one bird: how many birds lie within the radius (itself
 /// included), and the sums of their offsets towards it (x, y), of their velocities (x, y),
@@ -850,7 +857,7 @@ fn total(l: &[f32; LANES]) -> f32 {
 /// so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{HITS, Lanes, Probe, Totals, chunks};
+    use super::{HITS, Lanes, Probe, Totals};
     use std::arch::x86_64::{
         __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
         _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128,
@@ -904,11 +911,7 @@ mod avx {
         );
         let [mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [_mm256_setzero_ps(); 6];
         let mut n = 0u32;
-        let vectors = chunks(&lanes.x)
-            .zip(chunks(&lanes.y))
-            .zip(chunks(&lanes.vx))
-            .zip(chunks(&lanes.vy));
-        for (((x, y), u), v) in vectors {
+        for (((x, y), u), v) in lanes.vectors() {
             let (x, y, u, v) = (load(x), load(y), load(u), load(v));
             let ox = _mm256_sub_ps(px, x);
             let oy = _mm256_sub_ps(py, y);
