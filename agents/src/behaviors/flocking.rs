@@ -456,9 +456,12 @@ impl Flock<'_> {
         }
         s.sums.clear();
         s.sums.resize(s.at.len(), [0.0; 7]);
-        if s.lanes.fill_block(self.grid, origin, self.radius) {
-            flockers_totals(&s.lanes, &s.probes, &mut s.sums);
-        } else {
+        let block = Fill::Block {
+            grid: self.grid,
+            origin,
+            radius: self.radius,
+        };
+        if !flockers_totals(&mut s.lanes, block, &s.probes, &mut s.sums) {
             // A torus too small for a 3x3 block of distinct cells: each bird's own
             // neighbours, at their nearest images.
             for ((&k, probe), sums) in s.at.iter().zip(&mut s.probes).zip(&mut s.sums) {
@@ -470,7 +473,8 @@ impl Flock<'_> {
                 s.lanes.fill_around(self.grid, me.pos, radius);
                 *probe = Probe::new(DVec2::ZERO, radius);
                 flockers_totals(
-                    &s.lanes,
+                    &mut s.lanes,
+                    Fill::Filled,
                     std::slice::from_ref(probe),
                     std::slice::from_mut(sums),
                 );
@@ -631,12 +635,16 @@ fn reynolds(
 /// Flockers' candidates in single precision, ready for SIMD lanes: positions relative to a
 /// reference point, and velocities, padded to a whole number of lanes with a point far
 /// outside any neighbourhood.
+///
+/// The first `len` entries of each column are the candidates; the columns only grow, so
+/// refilling them writes each value once (no zeroing before the copy).
 #[derive(Default)]
 struct Lanes {
     x: Vec<f32>,
     y: Vec<f32>,
     vx: Vec<f32>,
     vy: Vec<f32>,
+    len: usize,
 }
 
 /// One vector's worth of one coordinate of the candidates.
@@ -652,18 +660,40 @@ const FAR: f32 = 1e18;
 
 impl Lanes {
     fn clear(&mut self) {
-        self.x.clear();
-        self.y.clear();
-        self.vx.clear();
-        self.vy.clear();
+        self.len = 0;
+    }
+
+    /// Room for `len` candidates.
+    #[inline]
+    fn room(&mut self, len: usize) {
+        if self.x.len() < len {
+            for column in [&mut self.x, &mut self.y, &mut self.vx, &mut self.vy] {
+                column.resize(len, 0.0);
+            }
+        }
+    }
+
+    /// Entries `start..end` of the four columns.
+    #[inline(always)]
+    fn columns(&mut self, start: usize, end: usize) -> Columns<'_> {
+        [
+            &mut self.x[start..end],
+            &mut self.y[start..end],
+            &mut self.vx[start..end],
+            &mut self.vy[start..end],
+        ]
     }
 
     #[inline]
     fn push(&mut self, rel: DVec2, vel: DVec2) {
-        self.x.push(rel.x as f32);
-        self.y.push(rel.y as f32);
-        self.vx.push(vel.x as f32);
-        self.vy.push(vel.y as f32);
+        let at = self.len;
+        self.room(at + 1);
+        self.len += 1;
+        let [x, y, vx, vy] = self.columns(at, at + 1);
+        x[0] = rel.x as f32;
+        y[0] = rel.y as f32;
+        vx[0] = vel.x as f32;
+        vy[0] = vel.y as f32;
     }
 
     /// The candidates' x, y, velocity x and velocity y, [`LANES`] at a time: arrays of whole
@@ -671,42 +701,48 @@ impl Lanes {
     /// need no bounds checks.
     #[inline(always)]
     fn vectors(&self) -> impl Iterator<Item = (((&Chunk, &Chunk), &Chunk), &Chunk)> {
-        fn chunks(lanes: &[f32]) -> std::slice::Iter<'_, Chunk> {
-            lanes.as_chunks::<LANES>().0.iter()
+        fn chunks(column: &[f32], len: usize) -> std::slice::Iter<'_, Chunk> {
+            column[..len].as_chunks::<LANES>().0.iter()
         }
-        chunks(&self.x)
-            .zip(chunks(&self.y))
-            .zip(chunks(&self.vx))
-            .zip(chunks(&self.vy))
+        chunks(&self.x, self.len)
+            .zip(chunks(&self.y, self.len))
+            .zip(chunks(&self.vx, self.len))
+            .zip(chunks(&self.vy, self.len))
     }
 
     fn pad(&mut self) {
-        let len = self.x.len().next_multiple_of(LANES);
-        self.x.resize(len, FAR);
-        self.y.resize(len, FAR);
-        self.vx.resize(len, 0.0);
-        self.vy.resize(len, 0.0);
+        let (start, end) = (self.len, self.len.next_multiple_of(LANES));
+        self.room(end);
+        self.len = end;
+        let [x, y, vx, vy] = self.columns(start, end);
+        x.fill(FAR);
+        y.fill(FAR);
+        vx.fill(0.0);
+        vy.fill(0.0);
     }
 
     /// Every bird within `radius` of any point of the cell with corner `origin`, relative to
-    /// `origin`, in the index's run order. `false` when the torus is too small for a block
-    /// of distinct cells (nothing is filled then).
-    fn fill_block(&mut self, grid: &UniformGrid<Boid>, origin: DVec2, radius: f64) -> bool {
+    /// `origin`, in the index's run order, each run converted by `copy`. `false` when the
+    /// torus is too small for a block of distinct cells (nothing is filled then).
+    #[inline(always)]
+    fn fill_block(
+        &mut self,
+        grid: &UniformGrid<Boid>,
+        origin: DVec2,
+        radius: f64,
+        copy: impl Fn(&[GridItem<Boid>], std::ops::Range<usize>, DVec2, Columns<'_>),
+    ) -> bool {
         self.clear();
         let Some(runs) = grid.runs(origin + grid.cell_size() * 0.5, radius) else {
             return false;
         };
         let items = grid.items();
         for (range, offset) in runs {
-            let run = &items[range];
-            let shift = offset - origin;
-            // One array at a time: each loop is a plain copy with a conversion.
-            self.x
-                .extend(run.iter().map(|it| (it.pos.x + shift.x) as f32));
-            self.y
-                .extend(run.iter().map(|it| (it.pos.y + shift.y) as f32));
-            self.vx.extend(run.iter().map(|it| it.data.vel.x as f32));
-            self.vy.extend(run.iter().map(|it| it.data.vel.y as f32));
+            let start = self.len;
+            let end = start + range.len().next_multiple_of(QUAD);
+            self.room(end);
+            self.len = start + range.len();
+            copy(items, range, offset - origin, self.columns(start, end));
         }
         self.pad();
         true
@@ -717,6 +753,35 @@ impl Lanes {
         self.clear();
         grid.for_each_within(center, radius, |it, delta, _| self.push(delta, it.data.vel));
         self.pad();
+    }
+}
+
+/// Where [`Lanes::fill_block`] writes one run: x, y, velocity x and velocity y, each the
+/// run's length rounded up to [`QUAD`].
+type Columns<'a> = [&'a mut [f32]; 4];
+
+/// How many lanes a run copy may write: a run's length rounded up to it. The lanes past the
+/// run's end are overwritten by the next run or the padding.
+const QUAD: usize = 4;
+
+/// Items `run` of the index into the first `run.len()` entries of `to`, positions shifted
+/// by `shift`, all in single precision: [`Lanes::fill_block`]'s copy on any CPU.
+#[inline(always)]
+fn copy_run(items: &[GridItem<Boid>], run: std::ops::Range<usize>, shift: DVec2, to: Columns<'_>) {
+    let run = &items[run];
+    let [x, y, vx, vy] = to;
+    // One array at a time: each loop is a plain copy with a conversion.
+    for (it, x) in run.iter().zip(x) {
+        *x = (it.pos.x + shift.x) as f32;
+    }
+    for (it, y) in run.iter().zip(y) {
+        *y = (it.pos.y + shift.y) as f32;
+    }
+    for (it, vx) in run.iter().zip(vx) {
+        *vx = it.data.vel.x as f32;
+    }
+    for (it, vy) in run.iter().zip(vy) {
+        *vy = it.data.vel.y as f32;
     }
 }
 
@@ -814,15 +879,55 @@ impl Probe {
     }
 }
 
-/// Flockers' neighbourhood [`Totals`] of each of `probes` over the same `lanes`, written into
-/// `out` in order.
+/// What [`flockers_totals`] sums over.
+#[derive(Clone, Copy)]
+enum Fill<'g> {
+    /// The block of the cell with corner `origin` ([`Lanes::fill_block`]), copied into the
+    /// lanes first.
+    Block {
+        grid: &'g UniformGrid<Boid>,
+        origin: DVec2,
+        radius: f64,
+    },
+    /// What the lanes already hold.
+    Filled,
+}
+
+impl Fill<'_> {
+    /// Fills `lanes` as `self` says, with `copy` converting each run of a block. `false`
+    /// where [`Lanes::fill_block`] is.
+    #[inline(always)]
+    fn into_lanes(
+        self,
+        lanes: &mut Lanes,
+        copy: impl Fn(&[GridItem<Boid>], std::ops::Range<usize>, DVec2, Columns<'_>),
+    ) -> bool {
+        match self {
+            Fill::Block {
+                grid,
+                origin,
+                radius,
+            } => lanes.fill_block(grid, origin, radius, copy),
+            Fill::Filled => true,
+        }
+    }
+}
+
+/// Flockers' neighbourhood [`Totals`] of each of `probes` over the candidates `fill` puts
+/// into `lanes`, written into `out` in order. `false`, with nothing summed, when the torus is
+/// too small for a block ([`Lanes::fill_block`]).
 ///
 /// Eight-lane vectors where the CPU has AVX, chosen at run time so that a default build (which
-/// may only assume SSE2) gets them too; every way gives the same bits. One call per cell: the
-/// AVX function cannot be inlined into code compiled without AVX, so calling it per bird paid
-/// a call and its set-up every time.
+/// may only assume SSE2) gets them too; every way gives the same bits. One call per cell, for
+/// the block's copy and all its birds' sums: the AVX function cannot be inlined into code
+/// compiled without AVX, so calling it per bird paid a call and its set-up every time.
 #[inline]
-fn flockers_totals(lanes: &Lanes, probes: &[Probe], out: &mut [Totals]) {
+fn flockers_totals(
+    lanes: &mut Lanes,
+    fill: Fill<'_>,
+    probes: &[Probe],
+    out: &mut [Totals],
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     if agora_engine::simd::avx() {
         #[allow(
@@ -831,14 +936,15 @@ fn flockers_totals(lanes: &Lanes, probes: &[Probe], out: &mut [Totals]) {
         )]
         // SAFETY: `avx::totals` needs AVX and nothing else; `simd::avx()` is true only when
         // the CPU has it.
-        unsafe {
-            avx::totals(lanes, probes, out)
-        };
-        return;
+        return unsafe { avx::totals(lanes, fill, probes, out) };
+    }
+    if !fill.into_lanes(lanes, copy_run) {
+        return false;
     }
     for (probe, out) in probes.iter().zip(out) {
         *out = baseline_totals(lanes, probe);
     }
+    true
 }
 
 /// One sum's eight lanes added in a fixed pairwise tree: three dependent additions rather
@@ -857,12 +963,14 @@ fn total(l: &[f32; LANES]) -> f32 {
 /// so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{HITS, Lanes, Probe, Totals};
+    use super::{Boid, Columns, Fill, HITS, Lanes, Probe, QUAD, Totals};
+    use agora_engine::prelude::*;
     use std::arch::x86_64::{
         __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
-        _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128,
-        _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps, _mm256_movemask_ps, _mm256_mul_ps,
-        _mm256_set1_ps, _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
+        _mm_shuffle_ps, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_pd, _mm256_add_ps,
+        _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_cvtpd_ps, _mm256_div_ps,
+        _mm256_extractf128_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setr_pd,
+        _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
     };
 
     #[target_feature(enable = "avx")]
@@ -892,12 +1000,64 @@ mod avx {
         bytemuck::cast(_mm_add_ps(_mm_add_ps(r[0], r[2]), _mm_add_ps(r[1], r[3])))
     }
 
+    /// [`super::copy_run`] in AVX: four birds' positions and velocities converted by two
+    /// 256-bit conversions each, then split into their columns.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    fn copy_run(
+        items: &[GridItem<Boid>],
+        run: std::ops::Range<usize>,
+        shift: DVec2,
+        to: Columns<'_>,
+    ) {
+        // Whole groups of four, reading past the run's end where the index goes on (the
+        // extra lanes are scratch): a remainder loop per run mispredicted its exit.
+        let quads = run.len().next_multiple_of(QUAD);
+        let Some(run) = items.get(run.start..run.start + quads) else {
+            return super::copy_run(items, run, shift, to);
+        };
+        let [x, y, vx, vy] = to;
+        let s = _mm256_setr_pd(shift.x, shift.y, shift.x, shift.y);
+        let pair = |a: DVec2, b: DVec2| _mm256_setr_pd(a.x, a.y, b.x, b.y);
+        let split = |ab: __m128, cd: __m128| -> [[f32; 4]; 2] {
+            [
+                bytemuck::cast(_mm_shuffle_ps::<0b10_00_10_00>(ab, cd)),
+                bytemuck::cast(_mm_shuffle_ps::<0b11_01_11_01>(ab, cd)),
+            ]
+        };
+        for ((((q, x), y), vx), vy) in run
+            .as_chunks::<QUAD>()
+            .0
+            .iter()
+            .zip(x.as_chunks_mut::<QUAD>().0)
+            .zip(y.as_chunks_mut::<QUAD>().0)
+            .zip(vx.as_chunks_mut::<QUAD>().0)
+            .zip(vy.as_chunks_mut::<QUAD>().0)
+        {
+            let p = |i: usize| _mm256_cvtpd_ps(_mm256_add_pd(pair(q[i].pos, q[i + 1].pos), s));
+            let v = |i: usize| _mm256_cvtpd_ps(pair(q[i].data.vel, q[i + 1].data.vel));
+            [*x, *y] = split(p(0), p(2));
+            [*vx, *vy] = split(v(0), v(2));
+        }
+    }
+
     /// [`super::flockers_totals`] in AVX.
     #[target_feature(enable = "avx")]
-    pub(super) fn totals(lanes: &Lanes, probes: &[Probe], out: &mut [Totals]) {
+    pub(super) fn totals(
+        lanes: &mut Lanes,
+        fill: Fill<'_>,
+        probes: &[Probe],
+        out: &mut [Totals],
+    ) -> bool {
+        if !fill.into_lanes(lanes, |items, run, shift, to| {
+            copy_run(items, run, shift, to)
+        }) {
+            return false;
+        }
         for (probe, out) in probes.iter().zip(out) {
             lane_totals(lanes, probe.me, probe.r2, out);
         }
+        true
     }
 
     #[target_feature(enable = "avx")]
@@ -1120,10 +1280,11 @@ mod tests {
         assert_eq!(still, 4, "only round 0's birds stay where they are");
     }
 
-    fn flockers_sums(lanes: &Lanes, me: DVec2, radius: f64) -> FlockersSums {
+    fn flockers_sums(lanes: &mut Lanes, me: DVec2, radius: f64) -> FlockersSums {
         let mut t = [0.0; 7];
         flockers_totals(
             lanes,
+            Fill::Filled,
             &[Probe::new(me, radius)],
             std::slice::from_mut(&mut t),
         );
@@ -1191,11 +1352,11 @@ mod tests {
         let mut lanes = Lanes::default();
         let cell = (me / g.cell_size()).floor();
         let origin = cell * g.cell_size();
-        if lanes.fill_block(g, origin, radius) {
-            flockers_sums(&lanes, me - origin, radius)
+        if lanes.fill_block(g, origin, radius, copy_run) {
+            flockers_sums(&mut lanes, me - origin, radius)
         } else {
             lanes.fill_around(g, me, radius);
-            flockers_sums(&lanes, DVec2::ZERO, radius)
+            flockers_sums(&mut lanes, DVec2::ZERO, radius)
         }
     }
 
@@ -1271,6 +1432,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The AVX block copy (whole groups of four, reading past a run's end) against the
+    /// baseline's, bit for bit, for every cell of a grid, the last run of the index and the
+    /// torus's wrapped runs included, in lanes reused from cell to cell.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx_block_copy_equals_the_baseline_bit_for_bit() {
+        assert!(
+            std::arch::is_x86_feature_detected!("avx"),
+            "this test compares the AVX block copy and needs an x86-64 CPU with AVX (2011 on)"
+        );
+        let mut rng = SimRng::new(5).agent(0, 0, Purpose::DECIDE);
+        let birds: Vec<_> = (0..700)
+            .map(|_| {
+                let mut u = |scale: f64| rng.unit_f64() * scale;
+                (u(100.0), u(100.0), u(2.0) - 1.0, u(2.0) - 1.0)
+            })
+            .collect();
+        let g = grid(&birds, 10.0);
+        let (mut avx, mut baseline) = (Lanes::default(), Lanes::default());
+        let mut cells = 0;
+        for cy in 0..10 {
+            for cx in 0..10 {
+                let origin = DVec2::new(cx as f64, cy as f64) * 10.0;
+                let block = Fill::Block {
+                    grid: &g,
+                    origin,
+                    radius: 10.0,
+                };
+                assert!(flockers_totals(&mut avx, block, &[], &mut []));
+                assert!(baseline.fill_block(&g, origin, 10.0, copy_run));
+                assert_eq!(avx.len, baseline.len, "cell ({cx}, {cy})");
+                let columns = |l: &Lanes| {
+                    [&l.x, &l.y, &l.vx, &l.vy]
+                        .map(|c| c[..l.len].iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                };
+                assert_eq!(columns(&avx), columns(&baseline), "cell ({cx}, {cy})");
+                cells += 1;
+            }
+        }
+        assert_eq!(cells, 100);
     }
 
     /// The AVX kernel's one pass of eight lanes against the baseline's two passes of four,
