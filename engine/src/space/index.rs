@@ -68,6 +68,14 @@ pub trait IndexedItems<T>: Sync {
     }
     /// Item `i` (`i < len()`), the same every time it is asked for.
     fn get(&self, i: usize) -> GridItem<T>;
+    /// Calls `f` with each of items `range` and its position, in order. Sources stored in
+    /// pieces walk each piece instead of finding every item's (the default asks `get`).
+    #[inline(always)]
+    fn for_each_in(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize, GridItem<T>)) {
+        for i in range {
+            f(i, self.get(i));
+        }
+    }
 }
 
 /// One ECS table's matches of a query, read as grid items: what
@@ -127,6 +135,20 @@ impl<R: TableRows> IndexedItems<R::Data> for QueryTables<R> {
             self.locate(i)
         };
         self.tables[t].item(r)
+    }
+
+    #[inline(always)]
+    fn for_each_in(
+        &self,
+        range: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, GridItem<R::Data>),
+    ) {
+        for (table, start) in self.tables.iter().zip(&self.starts) {
+            let rows = range.start.saturating_sub(*start)..range.end.saturating_sub(*start);
+            for r in rows.start..rows.end.min(table.rows()) {
+                f(start + r, table.item(r));
+            }
+        }
     }
 }
 
@@ -275,14 +297,14 @@ impl<T: Copy> UniformGrid<T> {
             let mut sorted = true;
             let mut last = item(start).id;
             part.first = last;
-            for (k, cell) in cells.iter_mut().enumerate() {
-                let it = item(start + k);
+            let counts = &mut part.counts;
+            source.for_each_in(start..start + cells.len(), |i, it| {
                 let c = cell_index(it.pos, cw, ch, nx, ny);
-                *cell = c as u32;
-                part.counts[c] += 1;
-                sorted &= k == 0 || last < it.id;
+                cells[i - start] = c as u32;
+                counts[c] += 1;
+                sorted &= i == start || last < it.id;
                 last = it.id;
-            }
+            });
             part.sorted = sorted;
             part.last = last;
             part.range_counts.clear();
@@ -727,10 +749,11 @@ fn distinct_wrapped(c: usize, r: isize, n: usize) -> Vec<usize> {
 
 #[inline]
 fn cell_coords(p: DVec2, cw: f64, ch: f64, nx: usize, ny: usize) -> (usize, usize) {
-    // `as usize` saturates negatives and NaN to 0; `min` clamps positions on the far wall.
-    let x = ((p.x / cw) as usize).min(nx - 1);
-    let y = ((p.y / ch) as usize).min(ny - 1);
-    (x, y)
+    // Through `i64`: one conversion instruction where `f64` to `usize` takes several. The
+    // conversion saturates (NaN to 0), `max` maps negatives to cell 0 and `min` clamps
+    // positions on the far wall: the cells `as usize` and `min` gave.
+    let clamp = |v: f64, n: usize| (v as i64).max(0).min(n as i64 - 1) as usize;
+    (clamp(p.x / cw, nx), clamp(p.y / ch, ny))
 }
 
 /// Fills `starts` and turns each part's counts into its first slot in each cell: a cell's
