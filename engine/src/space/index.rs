@@ -950,6 +950,37 @@ mod tests {
         }
     }
 
+    /// A table of `len` rows whose items carry their row and the table's tag.
+    struct Rows(u32, usize);
+
+    impl TableRows for Rows {
+        type Data = (u32, usize);
+        fn rows(&self) -> usize {
+            self.1
+        }
+        fn item(&self, row: usize) -> GridItem<(u32, usize)> {
+            GridItem {
+                pos: DVec2::new(row as f64, f64::from(self.0)),
+                id: self.0 * 100 + row as u32,
+                data: (self.0, row),
+            }
+        }
+    }
+
+    #[test]
+    fn walking_a_range_of_several_tables_gives_the_items_get_gives() {
+        let tables = QueryTables::new([Rows(1, 3), Rows(2, 0), Rows(3, 5), Rows(4, 1)]);
+        assert_eq!(tables.len(), 9);
+        for start in 0..=9 {
+            for end in start..=9 {
+                let mut walked = Vec::new();
+                tables.for_each_in(start..end, |i, it| walked.push((i, it)));
+                let want: Vec<_> = (start..end).map(|i| (i, tables.get(i))).collect();
+                assert_eq!(walked, want, "{start}..{end}");
+            }
+        }
+    }
+
     #[test]
     fn items_in_a_cell_keep_id_order_whatever_the_input_order() {
         let s = space(10.0, 10.0, Boundary::Torus);
