@@ -636,8 +636,9 @@ fn reynolds(
 /// reference point, and velocities, padded to a whole number of lanes with a point far
 /// outside any neighbourhood.
 ///
-/// The first `len` entries of each column are the candidates; the columns only grow, so
-/// refilling them writes each value once (no zeroing before the copy).
+/// The first `len` entries of each column are the candidates (and, once padded, the
+/// padding); the columns only grow, so refilling them writes each value once (no zeroing
+/// before the copy), and entries past `len` are scratch.
 #[derive(Default)]
 struct Lanes {
     x: Vec<f32>,
