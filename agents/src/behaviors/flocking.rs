@@ -316,23 +316,27 @@ fn steer(tick: Res<Tick>, rng: Res<SimRng>, mut index: ResMut<FlockIndex>) {
         tick: tick.0,
     };
     par_chunks_mut(next, |offset, out| {
-        let mut scratch = Scratch::default();
-        // Random vectors for a few thousand birds at a time keep the scratch small at 1M
-        // birds; a cell split between two pieces just fills its block twice.
-        for (piece, out) in out.chunks_mut(4096).enumerate() {
-            let start = offset + 4096 * piece;
-            let end = start + out.len();
-            flock.nudges(start..end, &mut scratch.nudges);
-            let mut k = start;
-            while k < end {
-                let (cx, cy) = grid.cell_of_slot(k);
-                let stop = grid.cell_slots(cx, cy).end.min(end);
-                let part = &mut out[k - start..stop - start];
-                flock.steer_cell(cx, cy, k, part, start, &mut scratch);
-                k = stop;
-            }
-        }
+        // Each thread keeps its scratch from tick to tick: built per task, its buffers were
+        // allocated and grown again every tick. Every buffer is cleared or overwritten
+        // before it is read, so what a task leaves behind never reaches a result.
+        SCRATCH.with(|cell| {
+            let mut held = cell.try_borrow_mut();
+            let mut fresh;
+            let scratch = match held.as_deref_mut() {
+                Ok(kept) => kept,
+                Err(_) => {
+                    fresh = Scratch::default();
+                    &mut fresh
+                }
+            };
+            flock.steer_task(offset, out, scratch);
+        });
     });
+}
+
+thread_local! {
+    /// [`steer`]'s scratch, one per thread.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// What [`steer`] reads, shared by its parallel tasks.
@@ -344,7 +348,7 @@ struct Flock<'a> {
     tick: u64,
 }
 
-/// Per-task scratch of [`steer`].
+/// Scratch of [`steer`]'s tasks, kept per thread.
 struct Scratch {
     hits: Hits,
     lanes: Lanes,
@@ -372,6 +376,25 @@ impl Default for Scratch {
 }
 
 impl Flock<'_> {
+    /// Steers the birds in slots `offset..offset + out.len()`, one of [`steer`]'s tasks.
+    fn steer_task(&self, offset: usize, out: &mut [DVec2], scratch: &mut Scratch) {
+        // Random vectors for a few thousand birds at a time keep the scratch small at 1M
+        // birds; a cell split between two pieces just fills its block twice.
+        for (piece, out) in out.chunks_mut(4096).enumerate() {
+            let start = offset + 4096 * piece;
+            let end = start + out.len();
+            self.nudges(start..end, &mut scratch.nudges);
+            let mut k = start;
+            while k < end {
+                let (cx, cy) = self.grid.cell_of_slot(k);
+                let stop = self.grid.cell_slots(cx, cy).end.min(end);
+                let part = &mut out[k - start..stop - start];
+                self.steer_cell(cx, cy, k, part, start, scratch);
+                k = stop;
+            }
+        }
+    }
+
     fn is_flockers(&self, item: &GridItem<Boid>) -> bool {
         self.params[item.data.pop as usize]
             .as_ref()
