@@ -2,10 +2,11 @@
 //!
 //! A default build may only assume the baseline of its target (SSE2 on x86-64), so kernels
 //! that gain from wider registers keep a baseline version and a version compiled for the
-//! feature, and call the latter when [`avx`] or [`avx2`] says the CPU has it. Every version
-//! must give the same bits (fixed lanes, no fused multiply-add); `AGORA_SIMD=baseline` turns
-//! the wider versions off so that whole runs can be compared both ways
-//! (`tools/ci/cpu-levels.sh`).
+//! feature, and call the latter when [`avx`], [`avx_fma`] or [`avx2`] says the CPU has it.
+//! Every version must give the same bits: fixed lanes, and a fused multiply-add only where
+//! every version fuses it, in hardware or with [`fused_mul_add`] (which rounds exactly as the
+//! instruction does). `AGORA_SIMD=baseline` turns the wider versions off so that whole runs
+//! can be compared both ways (`tools/ci/cpu-levels.sh`).
 
 use std::sync::OnceLock;
 
@@ -50,6 +51,51 @@ pub fn avx() -> bool {
     })
 }
 
+/// Like [`avx`], for AVX together with FMA (fused multiply-add, on x86-64 CPUs since 2013).
+#[inline]
+pub fn avx_fma() -> bool {
+    static AVX_FMA: OnceLock<bool> = OnceLock::new();
+    *AVX_FMA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let found = std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let found = false;
+        found && avx()
+    })
+}
+
+/// `a * b + c` rounded once to `f32`, the bits of a fused multiply-add instruction, on any
+/// CPU: the baseline version of kernels whose wider versions fuse.
+///
+/// The product is exact in `f64` (24 + 24 bits); the sum is rounded to `f64` and then moved
+/// to the neighbour with an odd last bit when it was inexact (round to odd, from the sum's
+/// error found by TwoSum), so that the final rounding to `f32` rounds the exact value: with
+/// 53 bits against 24, round to odd then to nearest equals one rounding to nearest. The
+/// standard library's `f32::mul_add` gives the same bits but calls the C library's `fmaf` on
+/// CPUs without FMA, several times slower.
+#[inline]
+pub fn fused_mul_add(a: f32, b: f32, c: f32) -> f32 {
+    let (p, c) = (f64::from(a) * f64::from(b), f64::from(c));
+    let s = p + c;
+    if !s.is_finite() {
+        return s as f32;
+    }
+    let back = s - p;
+    let error = (p - (s - back)) + (c - back);
+    let bits = s.to_bits();
+    if error == 0.0 || bits & 1 == 1 {
+        return s as f32;
+    }
+    // `s` is not zero here (an inexact sum never rounds to zero), so its bits step its
+    // magnitude: up when the error points away from zero, down otherwise.
+    let odd = if (error > 0.0) == (s > 0.0) {
+        bits + 1
+    } else {
+        bits - 1
+    };
+    f64::from_bits(odd) as f32
+}
+
 /// Like [`avx`], for AVX2 (256-bit integer vectors).
 #[inline]
 pub fn avx2() -> bool {
@@ -61,4 +107,77 @@ pub fn avx2() -> bool {
         let found = false;
         found && !baseline_only()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fused_mul_add;
+    use proptest::prelude::*;
+
+    /// The standard library's `mul_add` rounds once (the instruction, or a correctly rounded
+    /// `fmaf`); every case must agree with it bit for bit.
+    fn agrees(a: f32, b: f32, c: f32) {
+        let (got, want) = (fused_mul_add(a, b, c), a.mul_add(b, c));
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "fused_mul_add({a:e}, {b:e}, {c:e}) = {got:e}, the instruction gives {want:e}"
+        );
+    }
+
+    #[test]
+    fn rounds_as_the_instruction_on_hard_cases() {
+        let tiny = f32::from_bits(1);
+        let cases = [
+            (1.0, 1.0, 0.0),
+            (0.0, -1.0, 0.0),
+            (-0.0, 1.0, -0.0),
+            (1.0 + f32::EPSILON, 1.0 - f32::EPSILON, -1.0),
+            // Exact product halfway between two `f32`s plus a tiny addend: rounding the sum
+            // to `f64` first would lose the addend's side of the tie.
+            // Exact sum just below the tie between 1 + 2^-23 and 1 + 2^-22; rounded to `f64`
+            // it is the tie itself, which then rounds up to the even neighbour.
+            (
+                1.0 + f32::EPSILON,
+                (1.0 - f32::EPSILON) * f32::EPSILON / 2.0,
+                1.0 + f32::EPSILON,
+            ),
+            (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, tiny),
+            (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, -tiny),
+            (3.0, 1.0 / 3.0, -1.0),
+            (f32::MAX, 2.0, -f32::MAX),
+            (f32::MAX, 1.0, f32::MAX),
+            (1e18, 1e18, 1.0),
+            (2e36, 2e36, 1.0),
+            (tiny, 0.5, 0.0),
+            (tiny, tiny, tiny),
+            (f32::MIN_POSITIVE, 0.75, -tiny),
+            (f32::INFINITY, 0.0, 1.0),
+            (f32::INFINITY, 1.0, f32::NEG_INFINITY),
+            (f32::NAN, 1.0, 1.0),
+            (16777217.0, 16777215.0, -2.8147496e14),
+        ];
+        for (a, b, c) in cases {
+            agrees(a, b, c);
+            agrees(-a, b, c);
+            agrees(a, b, -c);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rounds_as_the_instruction_on_any_bits(a: u32, b: u32, c: u32) {
+            agrees(f32::from_bits(a), f32::from_bits(b), f32::from_bits(c));
+        }
+
+        #[test]
+        fn rounds_as_the_instruction_near_cancellation(
+            a in -100.0f32..100.0,
+            b in -100.0f32..100.0,
+            nudge in -4i32..4,
+        ) {
+            // An addend that nearly cancels the product leaves the product's low bits.
+            let c = -f32::from_bits((a * b).to_bits().wrapping_add_signed(nudge));
+            agrees(a, b, c);
+        }
+    }
 }

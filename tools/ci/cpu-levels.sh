@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Outputs must not depend on the instruction set a build targets or a run uses: SIMD code
-# uses fixed-width lanes and no fused multiply-add. This builds `agora` for x86-64-v3 (AVX2)
+# uses fixed-width lanes, and fused multiply-adds only where every version fuses them (in
+# hardware or in software with the same rounding). This builds `agora` for x86-64-v3 (AVX2)
 # and compares its outputs, byte for byte, with those of the default build given as $1, run
 # as it is (kernels with an AVX or AVX2 version use it, chosen at run time) and with
 # AGORA_SIMD=baseline (SSE2 only), on the scenarios whose hot loops run in SIMD lanes

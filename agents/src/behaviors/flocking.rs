@@ -18,7 +18,7 @@
 //! uniform grid (see ARCHITECTURE.md, Performance notes).
 
 use agora_engine::prelude::*;
-use agora_engine::{par_chunks_mut, par_parts_mut, unit_f64_from_words};
+use agora_engine::{par_chunks_mut, par_parts_mut, simd, unit_f64_from_words};
 use serde::{Deserialize, Serialize};
 use wide::{f32x4, f64x4};
 
@@ -813,7 +813,8 @@ fn copy_run(items: &[GridItem<Boid>], run: std::ops::Range<usize>, shift: DVec2,
 /// and y, avoidance x and y.
 type LaneSums = [[f32; LANES]; 6];
 
-/// Lanes `first..first + 4` of [`flockers_totals`]'s per-lane sums, for CPUs without AVX:
+/// Lanes `first..first + 4` of [`flockers_totals`]'s per-lane sums, for CPUs without AVX
+/// and FMA:
 /// two passes of four lanes rather than one of eight, since the eight-lane accumulators
 /// spill the sixteen 128-bit registers (measured 1.5x slower). Each lane sees the same
 /// candidates in the same order as in [`avx::lane_totals`]'s single pass. Returns how many
@@ -833,7 +834,7 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
         let (x, y, u, v) = (load(x), load(y), load(u), load(v));
         let ox = px - x;
         let oy = py - y;
-        let d2 = ox * ox + oy * oy;
+        let d2 = fused(ox, ox, oy * oy);
         let hit = d2.simd_le(r2);
         n += u32::from(HITS[hit.to_bitmask() as usize]);
         // Offsets masked once serve both their sum and the avoidance term, whose weight
@@ -843,14 +844,36 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
         ay += oy;
         vx += hit & u;
         vy += hit & v;
-        let w = one / (d2 * d2 + one);
-        wx += ox * w;
-        wy += oy * w;
+        let w = one / fused(d2, d2, one);
+        wx = fused(ox, w, wx);
+        wy = fused(oy, w, wy);
     }
     for (sum, to) in [ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
         to[first..first + 4].copy_from_slice(&sum.to_array());
     }
     n
+}
+
+/// `a * b + c` in each lane, rounded once: the fused multiply-add instruction where the build
+/// may assume one, else [`simd::fused_mul_add`]'s exact rounding lane by lane (slower, and
+/// only run by CPUs without FMA or with `AGORA_SIMD=baseline`).
+#[inline(always)]
+fn fused(a: f32x4, b: f32x4, c: f32x4) -> f32x4 {
+    #[cfg(any(
+        all(target_feature = "sse2", target_feature = "fma"),
+        all(target_feature = "neon", target_arch = "aarch64")
+    ))]
+    return a.mul_add(b, c);
+    #[cfg(not(any(
+        all(target_feature = "sse2", target_feature = "fma"),
+        all(target_feature = "neon", target_arch = "aarch64")
+    )))]
+    {
+        let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
+        f32x4::new(std::array::from_fn(|i| {
+            simd::fused_mul_add(a[i], b[i], c[i])
+        }))
+    }
 }
 
 /// [`flockers_totals`] of one probe on any CPU: two passes of [`lane_sums`].
@@ -941,8 +964,10 @@ impl Fill<'_> {
 /// into `lanes`, written into `out` in order. `false`, with nothing summed, when the torus is
 /// too small for a block ([`Lanes::fill_block`]).
 ///
-/// Eight-lane vectors where the CPU has AVX, chosen at run time so that a default build (which
-/// may only assume SSE2) gets them too; every way gives the same bits. One call per cell, for
+/// Eight-lane vectors where the CPU has AVX and FMA, chosen at run time so that a default
+/// build (which may only assume SSE2) gets them too; every way gives the same bits (the
+/// squared distance, the avoidance weight's denominator and the avoidance sums are fused
+/// multiply-adds in every version, see [`fused`]). One call per cell, for
 /// the block's copy and all its birds' sums: the AVX function cannot be inlined into code
 /// compiled without AVX, so calling it per bird paid a call and its set-up every time.
 #[inline]
@@ -953,13 +978,13 @@ fn flockers_totals(
     out: &mut [Totals],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if agora_engine::simd::avx() {
+    if simd::avx_fma() {
         #[allow(
             unsafe_code,
             reason = "the one call into code compiled for a CPU feature found at run time"
         )]
-        // SAFETY: `avx::totals` needs AVX and nothing else; `simd::avx()` is true only when
-        // the CPU has it.
+        // SAFETY: `avx::totals` needs AVX and FMA and nothing else; `simd::avx_fma()` is
+        // true only when the CPU has both.
         return unsafe { avx::totals(lanes, fill, probes, out) };
     }
     if !fill.into_lanes(lanes, copy_run) {
@@ -979,8 +1004,8 @@ fn total(l: &[f32; LANES]) -> f32 {
     (quad[0] + quad[2]) + (quad[1] + quad[3])
 }
 
-/// [`lane_sums`] and [`total`] in 256-bit AVX instructions, all eight lanes in one pass; used
-/// wherever the CPU has AVX, whatever the build assumes. `wide` picks its vector type when it
+/// [`lane_sums`] and [`total`] in 256-bit AVX and FMA instructions, all eight lanes in one
+/// pass; used wherever the CPU has both, whatever the build assumes. `wide` picks its vector type when it
 /// is compiled, so in a default build its eight-lane type is two 128-bit halves even inside a
 /// function compiled for AVX; hence the `core::arch` intrinsics, which are safe to call
 /// inside such a function. The operations and their order are [`lane_sums`]' lane by lane,
@@ -993,8 +1018,8 @@ mod avx {
         __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
         _mm_shuffle_ps, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_pd, _mm256_add_ps,
         _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_cvtpd_ps, _mm256_div_ps,
-        _mm256_extractf128_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setr_pd,
-        _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
+        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setr_pd, _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
     };
 
     #[target_feature(enable = "avx")]
@@ -1065,8 +1090,8 @@ mod avx {
         }
     }
 
-    /// [`super::flockers_totals`] in AVX.
-    #[target_feature(enable = "avx")]
+    /// [`super::flockers_totals`] in AVX and FMA.
+    #[target_feature(enable = "avx,fma")]
     pub(super) fn totals(
         lanes: &mut Lanes,
         fill: Fill<'_>,
@@ -1084,7 +1109,7 @@ mod avx {
         true
     }
 
-    #[target_feature(enable = "avx")]
+    #[target_feature(enable = "avx,fma")]
     #[inline]
     pub(super) fn lane_totals(lanes: &Lanes, me: [f32; 2], r2: f32, out: &mut Totals) {
         let (px, py, r2, one) = (
@@ -1099,7 +1124,7 @@ mod avx {
             let (x, y, u, v) = (load(x), load(y), load(u), load(v));
             let ox = _mm256_sub_ps(px, x);
             let oy = _mm256_sub_ps(py, y);
-            let d2 = _mm256_add_ps(_mm256_mul_ps(ox, ox), _mm256_mul_ps(oy, oy));
+            let d2 = _mm256_fmadd_ps(ox, ox, _mm256_mul_ps(oy, oy));
             let hit = _mm256_cmp_ps::<_CMP_LE_OQ>(d2, r2);
             n += u32::from(HITS[_mm256_movemask_ps(hit) as usize & 0xff]);
             let (ox, oy) = (_mm256_and_ps(hit, ox), _mm256_and_ps(hit, oy));
@@ -1107,9 +1132,9 @@ mod avx {
             ay = _mm256_add_ps(ay, oy);
             vx = _mm256_add_ps(vx, _mm256_and_ps(hit, u));
             vy = _mm256_add_ps(vy, _mm256_and_ps(hit, v));
-            let w = _mm256_div_ps(one, _mm256_add_ps(_mm256_mul_ps(d2, d2), one));
-            wx = _mm256_add_ps(wx, _mm256_mul_ps(ox, w));
-            wy = _mm256_add_ps(wy, _mm256_mul_ps(oy, w));
+            let w = _mm256_div_ps(one, _mm256_fmadd_ps(d2, d2, one));
+            wx = _mm256_fmadd_ps(ox, w, wx);
+            wy = _mm256_fmadd_ps(oy, w, wy);
         }
         let first = totals4(_mm_setzero_ps(), quad(ax), quad(ay), quad(vx));
         let rest = totals4(quad(vy), quad(wx), quad(wy), _mm_setzero_ps());
@@ -1465,8 +1490,10 @@ mod tests {
     #[test]
     fn avx_block_copy_equals_the_baseline_bit_for_bit() {
         assert!(
-            std::arch::is_x86_feature_detected!("avx"),
-            "this test compares the AVX block copy and needs an x86-64 CPU with AVX (2011 on)"
+            std::arch::is_x86_feature_detected!("avx")
+                && std::arch::is_x86_feature_detected!("fma"),
+            "this test compares the AVX block copy and needs an x86-64 CPU with AVX and FMA \
+             (2013 on)"
         );
         let mut rng = SimRng::new(5).agent(0, 0, Purpose::DECIDE);
         let birds: Vec<_> = (0..700)
@@ -1506,8 +1533,9 @@ mod tests {
     #[test]
     fn avx_kernel_equals_the_baseline_bit_for_bit() {
         assert!(
-            std::arch::is_x86_feature_detected!("avx"),
-            "this test compares the AVX kernel and needs an x86-64 CPU with AVX (2011 on)"
+            std::arch::is_x86_feature_detected!("avx")
+                && std::arch::is_x86_feature_detected!("fma"),
+            "this test compares the AVX kernel and needs an x86-64 CPU with AVX and FMA (2013 on)"
         );
         let mut rng = SimRng::new(11).agent(0, 0, Purpose::DECIDE);
         let mut hits = 0.0;
@@ -1522,7 +1550,7 @@ mod tests {
             let baseline = baseline_totals(&lanes, &Probe { me, r2: 100.0 });
             let mut avx = [0.0; 7];
             #[allow(unsafe_code, reason = "calls the AVX kernel on a CPU checked above")]
-            // SAFETY: the assertion above found AVX on this CPU.
+            // SAFETY: the assertion above found AVX and FMA on this CPU.
             unsafe {
                 avx::lane_totals(&lanes, me, 100.0, &mut avx);
             }
