@@ -9,6 +9,12 @@
 //! can be compared both ways (`tools/ci/cpu-levels.sh`).
 
 use std::sync::OnceLock;
+use wide::f32x4;
+#[cfg(not(any(
+    all(target_feature = "sse2", target_feature = "fma"),
+    all(target_feature = "neon", target_arch = "aarch64")
+)))]
+use wide::{f64x4, i32x8};
 
 /// The environment variable that chooses the instruction level.
 pub const ENV: &str = "AGORA_SIMD";
@@ -96,6 +102,43 @@ pub fn fused_mul_add(a: f32, b: f32, c: f32) -> f32 {
     f64::from_bits(odd) as f32
 }
 
+/// [`fused_mul_add`] in four lanes: the instruction where the build may assume one (FMA on
+/// x86-64, NEON on aarch64), else one rounding of the exact `f64` product plus sum to `f32`
+/// per lane, which is already the fused result unless that `f64` sum lies exactly halfway
+/// between two `f32` or outside `f32`'s normal range (rare: those lanes take
+/// [`fused_mul_add`]). A double rounding errs only when the first rounding lands on a
+/// halfway point of the second: `f64` rounding is monotonic and every `f32` halfway point is
+/// an `f64`, so otherwise the `f64` sum lies on the same side of each as the exact one.
+#[inline(always)]
+pub fn fused_mul_add4(a: f32x4, b: f32x4, c: f32x4) -> f32x4 {
+    #[cfg(any(
+        all(target_feature = "sse2", target_feature = "fma"),
+        all(target_feature = "neon", target_arch = "aarch64")
+    ))]
+    return a.mul_add(b, c);
+    #[cfg(not(any(
+        all(target_feature = "sse2", target_feature = "fma"),
+        all(target_feature = "neon", target_arch = "aarch64")
+    )))]
+    {
+        let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
+        let wider = |v: [f32; 4]| f64x4::new(v.map(f64::from));
+        let sums = wider(a) * wider(b) + wider(c);
+        let size = sums.abs();
+        let normal = size.simd_eq(f64x4::ZERO)
+            | (size.simd_ge(f64x4::splat(f64::from(f32::MIN_POSITIVE)))
+                & size.simd_le(f64x4::splat(f64::from(f32::MAX))));
+        // Bit 28 of the significand set and those below it clear: halfway between `f32`s.
+        // The low 32 bits of each lane are the even 32-bit words (little-endian).
+        let words: i32x8 = bytemuck::cast(sums);
+        let halfway = (words & i32x8::splat(0x1fff_ffff)).simd_eq(i32x8::splat(0x1000_0000));
+        if normal.to_bitmask() == 0b1111 && halfway.to_bitmask() & 0b0101_0101 == 0 {
+            return f32x4::new(sums.to_array().map(|s| s as f32));
+        }
+        f32x4::new(std::array::from_fn(|i| fused_mul_add(a[i], b[i], c[i])))
+    }
+}
+
 /// Like [`avx`], for AVX2 (256-bit integer vectors).
 #[inline]
 pub fn avx2() -> bool {
@@ -111,8 +154,9 @@ pub fn avx2() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::fused_mul_add;
+    use super::{fused_mul_add, fused_mul_add4};
     use proptest::prelude::*;
+    use wide::f32x4;
 
     /// The standard library's `mul_add` rounds once (the instruction, or a correctly rounded
     /// `fmaf`); every case must agree with it bit for bit.
@@ -163,10 +207,60 @@ mod tests {
         }
     }
 
+    /// The four-lane version against the scalar one, on the hard cases in every lane
+    /// position beside ordinary lanes (a rare lane sends the whole vector to the scalar
+    /// path).
+    #[test]
+    fn four_lanes_round_as_one() {
+        let hard = [
+            (
+                1.0 + f32::EPSILON,
+                (1.0 - f32::EPSILON) * f32::EPSILON / 2.0,
+                1.0 + f32::EPSILON,
+            ),
+            (1.5, 1.0, f32::EPSILON),
+            (f32::from_bits(1), 0.5, 0.0),
+            (f32::MAX, 2.0, -f32::MAX),
+            (f32::INFINITY, 0.0, 1.0),
+            (3.0, 1.0 / 3.0, -1.0),
+        ];
+        for &(a, b, c) in &hard {
+            for lane in 0..4 {
+                let mut v = [[0.25f32, 3.0, -7.5]; 4];
+                v[lane] = [a, b, c];
+                let four = fused_mul_add4(
+                    f32x4::new(v.map(|l| l[0])),
+                    f32x4::new(v.map(|l| l[1])),
+                    f32x4::new(v.map(|l| l[2])),
+                )
+                .to_array();
+                for (got, l) in four.iter().zip(v) {
+                    let want = fused_mul_add(l[0], l[1], l[2]);
+                    assert!(
+                        got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                        "{l:?}: {got:e} against {want:e}"
+                    );
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn rounds_as_the_instruction_on_any_bits(a: u32, b: u32, c: u32) {
             agrees(f32::from_bits(a), f32::from_bits(b), f32::from_bits(c));
+        }
+
+        #[test]
+        fn four_lanes_round_as_the_instruction(
+            a in prop::array::uniform4(-1e3f32..1e3),
+            b in prop::array::uniform4(-1e3f32..1e3),
+            c in prop::array::uniform4(-1e6f32..1e6),
+        ) {
+            let four = fused_mul_add4(f32x4::new(a), f32x4::new(b), f32x4::new(c)).to_array();
+            for i in 0..4 {
+                prop_assert_eq!(four[i].to_bits(), a[i].mul_add(b[i], c[i]).to_bits());
+            }
         }
 
         #[test]

@@ -854,26 +854,12 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
     n
 }
 
-/// `a * b + c` in each lane, rounded once: the fused multiply-add instruction where the build
-/// may assume one, else [`simd::fused_mul_add`]'s exact rounding lane by lane (slower, and
-/// only run by CPUs without FMA or with `AGORA_SIMD=baseline`).
+/// `a * b + c` in each lane, rounded once ([`simd::fused_mul_add4`]): the instruction where
+/// the build may assume one, else an exact software rounding (slower; only CPUs without FMA
+/// and runs with `AGORA_SIMD=baseline` take it).
 #[inline(always)]
 fn fused(a: f32x4, b: f32x4, c: f32x4) -> f32x4 {
-    #[cfg(any(
-        all(target_feature = "sse2", target_feature = "fma"),
-        all(target_feature = "neon", target_arch = "aarch64")
-    ))]
-    return a.mul_add(b, c);
-    #[cfg(not(any(
-        all(target_feature = "sse2", target_feature = "fma"),
-        all(target_feature = "neon", target_arch = "aarch64")
-    )))]
-    {
-        let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
-        f32x4::new(std::array::from_fn(|i| {
-            simd::fused_mul_add(a[i], b[i], c[i])
-        }))
-    }
+    simd::fused_mul_add4(a, b, c)
 }
 
 /// [`flockers_totals`] of one probe on any CPU: two passes of [`lane_sums`].
