@@ -176,8 +176,6 @@ mod tests {
             (0.0, -1.0, 0.0),
             (-0.0, 1.0, -0.0),
             (1.0 + f32::EPSILON, 1.0 - f32::EPSILON, -1.0),
-            // Exact product halfway between two `f32`s plus a tiny addend: rounding the sum
-            // to `f64` first would lose the addend's side of the tie.
             // Exact sum just below the tie between 1 + 2^-23 and 1 + 2^-22; rounded to `f64`
             // it is the tie itself, which then rounds up to the even neighbour.
             (
@@ -185,6 +183,7 @@ mod tests {
                 (1.0 - f32::EPSILON) * f32::EPSILON / 2.0,
                 1.0 + f32::EPSILON,
             ),
+            // A product with more bits than `f32` holds plus the smallest addend.
             (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, tiny),
             (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, -tiny),
             (3.0, 1.0 / 3.0, -1.0),
