@@ -9,12 +9,7 @@
 //! can be compared both ways (`tools/ci/cpu-levels.sh`).
 
 use std::sync::OnceLock;
-use wide::f32x4;
-#[cfg(not(any(
-    all(target_feature = "sse2", target_feature = "fma"),
-    all(target_feature = "neon", target_arch = "aarch64")
-)))]
-use wide::{f64x4, i32x8};
+use wide::{f32x4, f64x4, i32x8};
 
 /// The environment variable that chooses the instruction level.
 pub const ENV: &str = "AGORA_SIMD";
@@ -60,14 +55,11 @@ pub fn avx() -> bool {
 /// Like [`avx`], for AVX together with FMA (fused multiply-add, on x86-64 CPUs since 2013).
 #[inline]
 pub fn avx_fma() -> bool {
-    static AVX_FMA: OnceLock<bool> = OnceLock::new();
-    *AVX_FMA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        let found = std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let found = false;
-        found && avx()
-    })
+    // The standard library caches what it detects; `avx` holds the level's decision.
+    #[cfg(target_arch = "x86_64")]
+    return avx() && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
 }
 
 /// `a * b + c` rounded once to `f32`, the bits of a fused multiply-add instruction, on any
@@ -111,32 +103,28 @@ pub fn fused_mul_add(a: f32, b: f32, c: f32) -> f32 {
 /// an `f64`, so otherwise the `f64` sum lies on the same side of each as the exact one.
 #[inline(always)]
 pub fn fused_mul_add4(a: f32x4, b: f32x4, c: f32x4) -> f32x4 {
-    #[cfg(any(
+    // Where `wide` fuses (`mul_add` is unfused on other targets).
+    if cfg!(any(
         all(target_feature = "sse2", target_feature = "fma"),
         all(target_feature = "neon", target_arch = "aarch64")
-    ))]
-    return a.mul_add(b, c);
-    #[cfg(not(any(
-        all(target_feature = "sse2", target_feature = "fma"),
-        all(target_feature = "neon", target_arch = "aarch64")
-    )))]
-    {
-        let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
-        let wider = |v: [f32; 4]| f64x4::new(v.map(f64::from));
-        let sums = wider(a) * wider(b) + wider(c);
-        let size = sums.abs();
-        let normal = size.simd_eq(f64x4::ZERO)
-            | (size.simd_ge(f64x4::splat(f64::from(f32::MIN_POSITIVE)))
-                & size.simd_le(f64x4::splat(f64::from(f32::MAX))));
-        // Bit 28 of the significand set and those below it clear: halfway between `f32`s.
-        // The low 32 bits of each lane are the even 32-bit words (little-endian).
-        let words: i32x8 = bytemuck::cast(sums);
-        let halfway = (words & i32x8::splat(0x1fff_ffff)).simd_eq(i32x8::splat(0x1000_0000));
-        if normal.to_bitmask() == 0b1111 && halfway.to_bitmask() & 0b0101_0101 == 0 {
-            return f32x4::new(sums.to_array().map(|s| s as f32));
-        }
-        f32x4::new(std::array::from_fn(|i| fused_mul_add(a[i], b[i], c[i])))
+    )) {
+        return a.mul_add(b, c);
     }
+    let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
+    let wider = |v: [f32; 4]| f64x4::new(v.map(f64::from));
+    let sums = wider(a) * wider(b) + wider(c);
+    let size = sums.abs();
+    let normal = size.simd_eq(f64x4::ZERO)
+        | (size.simd_ge(f64x4::splat(f64::from(f32::MIN_POSITIVE)))
+            & size.simd_le(f64x4::splat(f64::from(f32::MAX))));
+    // Bit 28 of the significand set and those below it clear: halfway between `f32`s. The
+    // low 32 bits of each lane are the even 32-bit words (little-endian).
+    let words: i32x8 = bytemuck::cast(sums);
+    let halfway = (words & i32x8::splat(0x1fff_ffff)).simd_eq(i32x8::splat(0x1000_0000));
+    if normal.to_bitmask() == 0b1111 && halfway.to_bitmask() & 0b0101_0101 == 0 {
+        return f32x4::new(sums.to_array().map(|s| s as f32));
+    }
+    f32x4::new(std::array::from_fn(|i| fused_mul_add(a[i], b[i], c[i])))
 }
 
 /// Like [`avx`], for AVX2 (256-bit integer vectors).

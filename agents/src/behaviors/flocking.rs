@@ -834,7 +834,7 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
         let (x, y, u, v) = (load(x), load(y), load(u), load(v));
         let ox = px - x;
         let oy = py - y;
-        let d2 = fused(ox, ox, oy * oy);
+        let d2 = simd::fused_mul_add4(ox, ox, oy * oy);
         let hit = d2.simd_le(r2);
         n += u32::from(HITS[hit.to_bitmask() as usize]);
         // Offsets masked once serve both their sum and the avoidance term, whose weight
@@ -844,22 +844,14 @@ fn lane_sums(lanes: &Lanes, me: [f32; 2], r2: f32, first: usize, out: &mut LaneS
         ay += oy;
         vx += hit & u;
         vy += hit & v;
-        let w = one / fused(d2, d2, one);
-        wx = fused(ox, w, wx);
-        wy = fused(oy, w, wy);
+        let w = one / simd::fused_mul_add4(d2, d2, one);
+        wx = simd::fused_mul_add4(ox, w, wx);
+        wy = simd::fused_mul_add4(oy, w, wy);
     }
     for (sum, to) in [ax, ay, vx, vy, wx, wy].into_iter().zip(out.iter_mut()) {
         to[first..first + 4].copy_from_slice(&sum.to_array());
     }
     n
-}
-
-/// `a * b + c` in each lane, rounded once ([`simd::fused_mul_add4`]): the instruction where
-/// the build may assume one, else an exact software rounding (slower; only CPUs without FMA
-/// and runs with `AGORA_SIMD=baseline` take it).
-#[inline(always)]
-fn fused(a: f32x4, b: f32x4, c: f32x4) -> f32x4 {
-    simd::fused_mul_add4(a, b, c)
 }
 
 /// [`flockers_totals`] of one probe on any CPU: two passes of [`lane_sums`].
@@ -953,7 +945,7 @@ impl Fill<'_> {
 /// Eight-lane vectors where the CPU has AVX and FMA, chosen at run time so that a default
 /// build (which may only assume SSE2) gets them too; every way gives the same bits (the
 /// squared distance, the avoidance weight's denominator and the avoidance sums are fused
-/// multiply-adds in every version, see [`fused`]). One call per cell, for
+/// multiply-adds in every version, see [`simd::fused_mul_add4`]). One call per cell, for
 /// the block's copy and all its birds' sums: the AVX function cannot be inlined into code
 /// compiled without AVX, so calling it per bird paid a call and its set-up every time.
 #[inline]
@@ -991,11 +983,11 @@ fn total(l: &[f32; LANES]) -> f32 {
 }
 
 /// [`lane_sums`] and [`total`] in 256-bit AVX and FMA instructions, all eight lanes in one
-/// pass; used wherever the CPU has both, whatever the build assumes. `wide` picks its vector type when it
-/// is compiled, so in a default build its eight-lane type is two 128-bit halves even inside a
-/// function compiled for AVX; hence the `core::arch` intrinsics, which are safe to call
-/// inside such a function. The operations and their order are [`lane_sums`]' lane by lane,
-/// so the bits are the same (tested).
+/// pass; used wherever the CPU has both, whatever the build assumes. `wide` picks its vector
+/// type when it is compiled, so in a default build its eight-lane type is two 128-bit halves
+/// even inside a function compiled for AVX; hence the `core::arch` intrinsics, which are safe
+/// to call inside such a function. The operations and their order are [`lane_sums`]' lane by
+/// lane, so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use super::{Boid, Columns, Fill, HITS, Lanes, Probe, QUAD, Totals};
