@@ -7,6 +7,7 @@
 
 use super::Space;
 use glam::DVec2;
+use wide::f64x2;
 
 /// One indexed agent: where it is, who it is, and the snapshot `T` its neighbours may read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -284,7 +285,7 @@ impl<T: Copy> UniformGrid<T> {
         // The counting pass below writes every entry: no zeroing (a serial pass over 4 MB at
         // 1M items).
         self.dest.resize(len, 0);
-        let (cw, ch, nx, ny) = (self.cell_w, self.cell_h, self.nx, self.ny);
+        let cells_of = CellFinder::new(self);
         let mut jobs: Vec<(&mut Part, &mut [u32])> = self
             .parts
             .iter_mut()
@@ -299,7 +300,7 @@ impl<T: Copy> UniformGrid<T> {
             part.first = last;
             let counts = &mut part.counts;
             source.for_each_in(start..start + cells.len(), |i, it| {
-                let c = cell_index(it.pos, cw, ch, nx, ny);
+                let c = cells_of.index(it.pos);
                 cells[i - start] = c as u32;
                 counts[c] += 1;
                 sorted &= i == start || last < it.id;
@@ -386,8 +387,9 @@ impl<T: Copy> UniformGrid<T> {
         self.starts.clear();
         self.starts.resize(ncells + 1, 0);
         self.dest.clear();
+        let cells_of = CellFinder::new(self);
         for pos in positions {
-            let c = cell_index(pos, self.cell_w, self.cell_h, self.nx, self.ny);
+            let c = cells_of.index(pos);
             self.dest.push(c as u32);
             self.starts[c + 1] += 1;
         }
@@ -801,10 +803,57 @@ fn place_cursors<'p>(
     });
 }
 
-#[inline]
-fn cell_index(p: DVec2, cw: f64, ch: f64, nx: usize, ny: usize) -> usize {
-    let (x, y) = cell_coords(p, cw, ch, nx, ny);
-    y * nx + x
+/// The cells of [`cell_coords`] for many positions, mostly without its divisions (whose
+/// latency held up the rebuild's count pass).
+#[derive(Clone, Copy)]
+struct CellFinder {
+    size: DVec2,
+    /// `1 / size`, rounded.
+    inv: f64x2,
+    /// The number of cells along x and y.
+    cells: f64x2,
+    nx: usize,
+    ny: usize,
+}
+
+impl CellFinder {
+    fn new<T>(grid: &UniformGrid<T>) -> CellFinder {
+        CellFinder {
+            size: DVec2::new(grid.cell_w, grid.cell_h),
+            inv: f64x2::ONE / f64x2::new([grid.cell_w, grid.cell_h]),
+            cells: f64x2::new([grid.nx as f64, grid.ny as f64]),
+            nx: grid.nx,
+            ny: grid.ny,
+        }
+    }
+
+    /// The row-major index of the cell of `p`: exactly [`cell_coords`]'s cell.
+    #[inline(always)]
+    fn index(&self, p: DVec2) -> usize {
+        // `m`, the quotients by multiplication, is within 2^-52 m of the exact quotients and
+        // so are the rounded ones: where `m` lies further than 2^-48 m from every integer
+        // (and inside the grid), all three truncate to the same cell. Elsewhere (about one
+        // position in 10^13 near a cell boundary, and anything outside the grid) the
+        // divisions decide.
+        const TWO_52: f64 = 4_503_599_627_370_496.0;
+        let m = f64x2::new([p.x, p.y]) * self.inv;
+        // `m + 2^52` rounds to the nearest integer `r`, which its low bits hold.
+        let big = m + f64x2::splat(TWO_52);
+        let off = m - (big - f64x2::splat(TWO_52));
+        let clear = off.abs().simd_gt(m * f64x2::splat(1.0 / TWO_52 * 16.0))
+            & m.simd_ge(f64x2::ZERO)
+            & m.simd_lt(self.cells);
+        if clear.to_bitmask() == 0b11 {
+            let r: [u64; 2] = bytemuck::cast(big);
+            let below: [u64; 2] = bytemuck::cast(off.simd_lt(f64x2::ZERO));
+            // The integer part of each quotient: `r`, less one where `m` is below it (the
+            // mask is all ones, minus one, there).
+            let cell = |i: usize| (r[i] - TWO_52.to_bits()).wrapping_add(below[i]) as usize;
+            return cell(1) * self.nx + cell(0);
+        }
+        let (x, y) = cell_coords(p, self.size.x, self.size.y, self.nx, self.ny);
+        y * self.nx + x
+    }
 }
 
 #[cfg(test)]
@@ -837,7 +886,60 @@ mod tests {
         g
     }
 
+    /// `CellFinder`'s cell of `p` against `cell_coords`' (the divisions).
+    fn check_cell(g: &UniformGrid<()>, p: DVec2) {
+        let (x, y) = cell_coords(p, g.cell_w, g.cell_h, g.nx, g.ny);
+        assert_eq!(CellFinder::new(g).index(p), y * g.nx + x, "{p:?}");
+    }
+
+    /// Positions on cell boundaries and a few ulps either side, where the multiplication
+    /// alone could pick the neighbouring cell, and positions outside the grid.
+    #[test]
+    fn cells_by_multiplication_equal_cells_by_division_at_the_boundaries() {
+        let nudge = |v: f64, ulps: i64| f64::from_bits((v.to_bits() as i64 + ulps) as u64);
+        for (w, cell) in [
+            (100.0, 10.0),
+            (316.227_766_016_837_96, 10.0),
+            (1.0, 0.1),
+            (3e5, 7.3),
+        ] {
+            let s = space(w, w * 0.6, Boundary::Torus);
+            let g = build(&s, &[], cell);
+            for k in 0..=g.nx.max(g.ny) + 1 {
+                let edge = k as f64 * g.cell_w;
+                for ulps in -3..=3 {
+                    let v = nudge(edge, ulps);
+                    check_cell(&g, DVec2::new(v, v * 0.6));
+                    check_cell(&g, DVec2::new(edge * 0.5, nudge(k as f64 * g.cell_h, ulps)));
+                }
+            }
+            for v in [
+                -0.0,
+                -1e-300,
+                -5.0,
+                f64::NAN,
+                f64::INFINITY,
+                -f64::INFINITY,
+                1e300,
+            ] {
+                check_cell(&g, DVec2::new(v, 1.0));
+                check_cell(&g, DVec2::new(1.0, v));
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn cells_by_multiplication_equal_cells_by_division(
+            pts in prop::collection::vec((-5.0f64..55.0, -5.0f64..35.0), 1..100),
+            cell in 0.01f64..20.0,
+        ) {
+            let s = space(50.0, 30.0, Boundary::Walls);
+            let g = build(&s, &[], cell);
+            for (x, y) in pts {
+                check_cell(&g, DVec2::new(x, y));
+            }
+        }
         #[test]
         fn radius_queries_match_brute_force(
             pts in prop::collection::vec((0.0f64..50.0, 0.0f64..30.0), 0..200),
