@@ -116,6 +116,35 @@ impl SimRng {
         chacha8_block_x8(&self.key, agents, first)
     }
 
+    /// The first `K` [`AgentRng::unit_f64`] draws (`K <= 8`, one block's worth) of eight
+    /// agents' streams at `tick` for `purpose`, draw by draw: `units[k][lane]` is the `k`-th
+    /// `unit_f64` of [`SimRng::agent`]`(agents[lane], tick, purpose)`. Like
+    /// [`SimRng::first_words8`], for hot loops; where the CPU has AVX2 the floats are made in
+    /// the same vector registers as the block, and with `K <= 2` the last round only computes
+    /// the four words they need.
+    #[inline]
+    pub fn first_units8<const K: usize>(
+        &self,
+        agents: [u32; 8],
+        tick: u64,
+        purpose: Purpose,
+    ) -> [[f64; 8]; K] {
+        const { assert!(K <= 8, "one block holds eight unit floats") };
+        let first = AgentRng::new(self.key, 0, tick, purpose).block;
+        let input = chacha8_input(&self.key, 0, first);
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx2() {
+            #[allow(
+                unsafe_code,
+                reason = "the one call into code compiled for a CPU feature found at run time"
+            )]
+            // SAFETY: `avx2::units_x8` needs AVX2 and nothing else; `simd::avx2()` is true
+            // only when the CPU has it.
+            return unsafe { avx2::units_x8(&input, agents) };
+        }
+        units_x8_in_halves(&input, agents)
+    }
+
     /// A stream that belongs to no agent (scenario-level draws such as task arrivals or a
     /// shuffled activation order), identified by `channel` so that unrelated subsystems never
     /// share draws.
@@ -374,6 +403,14 @@ fn block_x8_in_halves(input: &[u32; 16], streams: [u32; 8]) -> [[u32; 8]; 16] {
     })
 }
 
+/// [`SimRng::first_units8`] from [`block_x8_in_halves`].
+fn units_x8_in_halves<const K: usize>(input: &[u32; 16], streams: [u32; 8]) -> [[f64; 8]; K] {
+    let words = block_x8_in_halves(input, streams);
+    std::array::from_fn(|k| {
+        std::array::from_fn(|lane| unit_f64_from_words(words[2 * k][lane], words[2 * k + 1][lane]))
+    })
+}
+
 /// [`chacha8`] over eight lanes of 256-bit AVX2 vectors, written with `core::arch`
 /// intrinsics (safe to call inside a function compiled for AVX2): `wide` fixes its vector
 /// types when it is compiled, so in a default build its eight-lane type is two 128-bit
@@ -381,9 +418,10 @@ fn block_x8_in_halves(input: &[u32; 16], streams: [u32; 8]) -> [[u32; 8]; 16] {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
-        __m256i, _mm256_add_epi32, _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi8,
-        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32,
-        _mm256_xor_si256,
+        __m128i, __m256d, __m256i, _mm256_add_epi32, _mm256_add_pd, _mm256_castsi256_si128,
+        _mm256_cvtepi32_pd, _mm256_extracti128_si256, _mm256_mul_pd, _mm256_or_si256,
+        _mm256_set1_epi32, _mm256_set1_pd, _mm256_setr_epi8, _mm256_setzero_si256,
+        _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_xor_si256,
     };
 
     #[target_feature(enable = "avx2")]
@@ -391,9 +429,16 @@ mod avx2 {
         _mm256_or_si256(_mm256_slli_epi32::<L>(x), _mm256_srli_epi32::<R>(x))
     }
 
-    /// The block of `input` (whose stream words are zero) for each of eight `streams`.
+    /// The input of eight `streams` (the stream words of `input` are zero) and the state
+    /// after the eight rounds. With `first_row`, the last diagonal round stops once words
+    /// 0 to 3 are final: the rest of the state is then not the block's.
     #[target_feature(enable = "avx2")]
-    pub(super) fn block_x8(input: &[u32; 16], streams: [u32; 8]) -> [[u32; 8]; 16] {
+    #[inline]
+    fn rounds(
+        input: &[u32; 16],
+        streams: [u32; 8],
+        first_row: bool,
+    ) -> ([__m256i; 16], [__m256i; 16]) {
         // Byte shuffles within each 32-bit word, the same in both 128-bit halves.
         let rot16 = _mm256_setr_epi8(
             2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11,
@@ -411,22 +456,79 @@ mod avx2 {
         }
         init[14] = bytemuck::cast(streams);
         let mut s = init;
-        let quarter = |s: &mut [__m256i; 16], a: usize, b: usize, c: usize, d: usize| {
+        // The first half of a quarter round: where its `a` word is final.
+        let head = |s: &mut [__m256i; 16], a: usize, b: usize, c: usize, d: usize| {
             s[a] = _mm256_add_epi32(s[a], s[b]);
             s[d] = _mm256_shuffle_epi8(_mm256_xor_si256(s[d], s[a]), rot16);
             s[c] = _mm256_add_epi32(s[c], s[d]);
             s[b] = rotl::<12, 20>(_mm256_xor_si256(s[b], s[c]));
             s[a] = _mm256_add_epi32(s[a], s[b]);
+        };
+        let quarter = |s: &mut [__m256i; 16], a: usize, b: usize, c: usize, d: usize| {
+            head(s, a, b, c, d);
             s[d] = _mm256_shuffle_epi8(_mm256_xor_si256(s[d], s[a]), rot8);
             s[c] = _mm256_add_epi32(s[c], s[d]);
             s[b] = rotl::<7, 25>(_mm256_xor_si256(s[b], s[c]));
         };
-        for _ in 0..4 {
+        for _ in 0..3 {
             double_round!(quarter, &mut s);
         }
+        if first_row {
+            quarter(&mut s, 0, 4, 8, 12);
+            quarter(&mut s, 1, 5, 9, 13);
+            quarter(&mut s, 2, 6, 10, 14);
+            quarter(&mut s, 3, 7, 11, 15);
+            head(&mut s, 0, 5, 10, 15);
+            head(&mut s, 1, 6, 11, 12);
+            head(&mut s, 2, 7, 8, 13);
+            head(&mut s, 3, 4, 9, 14);
+        } else {
+            double_round!(quarter, &mut s);
+        }
+        (init, s)
+    }
+
+    /// The block of `input` (whose stream words are zero) for each of eight `streams`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn block_x8(input: &[u32; 16], streams: [u32; 8]) -> [[u32; 8]; 16] {
+        let (init, s) = rounds(input, streams, false);
         let mut out = [[0; 8]; 16];
         for ((out, s), init) in out.iter_mut().zip(s).zip(init) {
             *out = bytemuck::cast(_mm256_add_epi32(s, init));
+        }
+        out
+    }
+
+    /// [`super::SimRng::first_units8`]'s floats from the blocks of [`block_x8`]: each
+    /// `unit_f64` of words `lo`, `hi` is `hi * 2^-32 + (lo >> 11) * 2^-53`, two exact
+    /// products of exact conversions whose bits do not overlap, so their sum is exact too
+    /// and equals the scalar conversion of the joined 53 bits.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn units_x8<const K: usize>(input: &[u32; 16], streams: [u32; 8]) -> [[f64; 8]; K] {
+        let (init, s) = rounds(input, streams, K <= 2);
+        let word = |w: usize| _mm256_add_epi32(s[w], init[w]);
+        // `u32` lanes as `f64` through the signed conversion: the top bit flipped, then
+        // 2^31 added back (exact).
+        let halves = |v: __m256i| -> [__m128i; 2] {
+            [_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v)]
+        };
+        let (low_scale, high_scale) = (
+            _mm256_set1_pd(1.0 / 9_007_199_254_740_992.0),
+            _mm256_set1_pd(1.0 / 4_294_967_296.0),
+        );
+        let (sign, offset) = (_mm256_set1_epi32(i32::MIN), _mm256_set1_pd(2_147_483_648.0));
+        let mut out = [[0.0; 8]; K];
+        for (k, out) in out.iter_mut().enumerate() {
+            let lo = halves(_mm256_srli_epi32::<11>(word(2 * k)));
+            let hi = halves(_mm256_xor_si256(word(2 * k + 1), sign));
+            let unit = |i: usize| -> __m256d {
+                let hi = _mm256_add_pd(_mm256_cvtepi32_pd(hi[i]), offset);
+                _mm256_add_pd(
+                    _mm256_mul_pd(hi, high_scale),
+                    _mm256_mul_pd(_mm256_cvtepi32_pd(lo[i]), low_scale),
+                )
+            };
+            *out = bytemuck::cast([unit(0), unit(1)]);
         }
         out
     }
@@ -495,6 +597,58 @@ mod tests {
             // SAFETY: the assertion above found AVX2 on this CPU.
             let wide = unsafe { avx2::block_x8(&input, streams) };
             assert_eq!(wide, block_x8_in_halves(&input, streams), "seed {seed}");
+        }
+    }
+
+    /// Both the shortened last round (two floats) and the whole block (eight).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_units_equal_the_baseline_bit_for_bit() {
+        assert!(
+            std::arch::is_x86_feature_detected!("avx2"),
+            "this test compares the AVX2 ChaCha and needs an x86-64 CPU with AVX2 (2013 on)"
+        );
+        let bits = |u: [[f64; 8]; 2]| u.map(|k| k.map(f64::to_bits));
+        for seed in 0..200u64 {
+            let sim = SimRng::new(seed);
+            let mut draw = sim.agent(seed as u32, seed, Purpose::DECIDE);
+            let streams: [u32; 8] = std::array::from_fn(|_| draw.next_u32());
+            let input = chacha8_input(&sim.key, 0, draw.next_u64());
+            #[allow(unsafe_code, reason = "calls the AVX2 kernel on a CPU checked above")]
+            // SAFETY: the assertion above found AVX2 on this CPU.
+            let (two, eight) = unsafe {
+                (
+                    avx2::units_x8::<2>(&input, streams),
+                    avx2::units_x8::<8>(&input, streams),
+                )
+            };
+            let want: [[f64; 8]; 8] = units_x8_in_halves(&input, streams);
+            assert_eq!(bits(two), bits([want[0], want[1]]), "seed {seed}");
+            assert_eq!(
+                eight.map(|k| k.map(f64::to_bits)),
+                want.map(|k| k.map(f64::to_bits)),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_units_of_eight_equal_single_streams() {
+        let sim = SimRng::new(91);
+        let ids = [7, 0, 5, 9, 4_000_000_000, 3, 3, 123_456];
+        for tick in [0, 1, 77, 1 << 30] {
+            let two = sim.first_units8::<2>(ids, tick, Purpose::DECIDE);
+            let eight = sim.first_units8::<8>(ids, tick, Purpose(5));
+            for (lane, &id) in ids.iter().enumerate() {
+                let mut a = sim.agent(id, tick, Purpose::DECIDE);
+                let mut b = sim.agent(id, tick, Purpose(5));
+                for k in 0..8 {
+                    if k < 2 {
+                        assert_eq!(two[k][lane].to_bits(), a.unit_f64().to_bits());
+                    }
+                    assert_eq!(eight[k][lane].to_bits(), b.unit_f64().to_bits());
+                }
+            }
         }
     }
 
