@@ -18,7 +18,7 @@
 //! uniform grid (see ARCHITECTURE.md, Performance notes).
 
 use agora_engine::prelude::*;
-use agora_engine::{par_chunks_mut, par_parts_mut, simd, unit_f64_from_words};
+use agora_engine::{par_chunks_mut, par_parts_mut, simd};
 use serde::{Deserialize, Serialize};
 use wide::{f32x4, f64x4};
 
@@ -384,13 +384,22 @@ impl Flock<'_> {
             let start = offset + 4096 * piece;
             let end = start + out.len();
             self.nudges(start..end, &mut scratch.nudges);
+            // The cells follow each other in the index: one search for the piece's first
+            // cell, then a walk (a search per cell was 1% of a tick).
+            let nx = self.grid.dims().0;
+            let (mut cx, mut cy) = self.grid.cell_of_slot(start);
             let mut k = start;
             while k < end {
-                let (cx, cy) = self.grid.cell_of_slot(k);
                 let stop = self.grid.cell_slots(cx, cy).end.min(end);
-                let part = &mut out[k - start..stop - start];
-                self.steer_cell(cx, cy, k, part, start, scratch);
-                k = stop;
+                if stop > k {
+                    let part = &mut out[k - start..stop - start];
+                    self.steer_cell(cx, cy, k, part, start, scratch);
+                    k = stop;
+                }
+                cx += 1;
+                if cx == nx {
+                    (cx, cy) = (0, cy + 1);
+                }
             }
         }
     }
@@ -401,8 +410,9 @@ impl Flock<'_> {
             .is_some_and(|p| p.model == FlockingModel::Flockers)
     }
 
-    /// MASON's random term ([`randomness4`]) of the Flockers birds in `slots` (zero for other
-    /// birds), from each bird's own stream, eight streams at a time.
+    /// MASON's random term ([`randomness4`]) of the birds in `slots`, from each bird's own
+    /// stream, eight streams at a time; only those of Flockers birds are read (eight birds
+    /// without one are skipped: their values are then zero).
     fn nudges(&self, slots: std::ops::Range<usize>, out: &mut Vec<DVec2>) {
         let items = &self.grid.items()[slots];
         out.clear();
@@ -412,23 +422,9 @@ impl Flock<'_> {
                 continue;
             }
             let ids = std::array::from_fn(|i| birds[i.min(birds.len() - 1)].id);
-            let words = self.rng.first_words8(ids, self.tick, Purpose::DECIDE);
-            // MASON's uniform vector in [-1, 1)^2 from the first four words of each stream,
-            // as two `unit_f64` draws.
-            let unit = |w: usize, lane: usize| {
-                unit_f64_from_words(words[w][lane], words[w + 1][lane]) * 2.0 - 1.0
-            };
-            let x: [f64; 8] = std::array::from_fn(|lane| unit(0, lane));
-            let y: [f64; 8] = std::array::from_fn(|lane| unit(2, lane));
-            let half = |h: usize| {
-                let lanes = |a: &[f64; 8]| f64x4::new(std::array::from_fn(|i| a[4 * h + i]));
-                randomness4(lanes(&x), lanes(&y))
-            };
-            let nudges = [half(0), half(1)];
-            for (lane, (bird, v)) in birds.iter().zip(out).enumerate() {
-                if self.is_flockers(bird) {
-                    *v = nudges[lane / 4][lane % 4];
-                }
+            let [x, y] = self.rng.first_units8(ids, self.tick, Purpose::DECIDE);
+            for (v, nudge) in out.iter_mut().zip(randomness8(&x, &y)) {
+                *v = nudge;
             }
         }
     }
@@ -503,23 +499,7 @@ impl Flock<'_> {
                 );
             }
         }
-        for (at, sums) in s.at.chunks(4).zip(s.sums.chunks(4)) {
-            let lane = |i: usize| at[i.min(at.len() - 1)];
-            let bird = |i: usize| &items[lane(i)];
-            let new = flockers4(
-                std::array::from_fn(|i| &sums[i.min(at.len() - 1)]),
-                std::array::from_fn(|i| bird(i).data.vel),
-                std::array::from_fn(|i| {
-                    self.params[bird(i).data.pop as usize]
-                        .as_ref()
-                        .expect("only Flockers birds are listed")
-                }),
-                std::array::from_fn(|i| nudges[lane(i)]),
-            );
-            for (&k, v) in at.iter().zip(new) {
-                out[k] = v;
-            }
-        }
+        update_birds(&s.at, &s.sums, items, self.params, nudges, out);
     }
 }
 
@@ -990,14 +970,17 @@ fn total(l: &[f32; LANES]) -> f32 {
 /// lane, so the bits are the same (tested).
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{Boid, Columns, Fill, HITS, Lanes, Probe, QUAD, Totals};
+    use super::{Boid, Columns, Fill, Flocking, Lanes, Probe, QUAD, Totals};
     use agora_engine::prelude::*;
     use std::arch::x86_64::{
-        __m128, __m256, _CMP_LE_OQ, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps,
-        _mm_shuffle_ps, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_pd, _mm256_add_ps,
-        _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_cvtpd_ps, _mm256_div_ps,
-        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps,
-        _mm256_setr_pd, _mm256_setr_ps, _mm256_setzero_ps, _mm256_sub_ps,
+        __m128, __m256, __m256d, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _mm_add_ps, _mm_movehl_ps,
+        _mm_movelh_ps, _mm_setr_ps, _mm_setzero_ps, _mm_shuffle_ps, _mm_unpackhi_ps,
+        _mm_unpacklo_ps, _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps,
+        _mm256_blendv_pd, _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtpd_ps,
+        _mm256_cvtps_pd, _mm256_div_pd, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps,
+        _mm256_max_pd, _mm256_mul_pd, _mm256_mul_ps, _mm256_permute2f128_pd, _mm256_set1_pd,
+        _mm256_set1_ps, _mm256_setr_pd, _mm256_setr_ps, _mm256_setzero_pd, _mm256_setzero_ps,
+        _mm256_sqrt_pd, _mm256_sub_pd, _mm256_sub_ps, _mm256_unpackhi_pd, _mm256_unpacklo_pd,
     };
 
     #[target_feature(enable = "avx")]
@@ -1011,19 +994,26 @@ mod avx {
         _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v))
     }
 
-    /// [`super::total`] of four sums at once from their [`quad`]s: the quads transposed so
-    /// that one vertical addition does each remaining level of the tree for all four.
+    /// A 4x4 matrix of rows `a` to `d` transposed: lane `j` of column `i` is lane `i` of
+    /// row `j`.
     #[target_feature(enable = "avx")]
-    fn totals4(a: __m128, b: __m128, c: __m128, d: __m128) -> [f32; 4] {
+    fn transpose4(a: __m128, b: __m128, c: __m128, d: __m128) -> [__m128; 4] {
         let (ab_lo, cd_lo) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(c, d));
         let (ab_hi, cd_hi) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(c, d));
-        // Lane `j` of `r[i]` is quad element `i` of sum `j`.
-        let r = [
+        [
             _mm_movelh_ps(ab_lo, cd_lo),
             _mm_movehl_ps(cd_lo, ab_lo),
             _mm_movelh_ps(ab_hi, cd_hi),
             _mm_movehl_ps(cd_hi, ab_hi),
-        ];
+        ]
+    }
+
+    /// [`super::total`] of four sums at once from their [`quad`]s: the quads transposed so
+    /// that one vertical addition does each remaining level of the tree for all four.
+    #[target_feature(enable = "avx")]
+    fn totals4(a: __m128, b: __m128, c: __m128, d: __m128) -> [f32; 4] {
+        // Lane `j` of `r[i]` is quad element `i` of sum `j`.
+        let r = transpose4(a, b, c, d);
         bytemuck::cast(_mm_add_ps(_mm_add_ps(r[0], r[2]), _mm_add_ps(r[1], r[3])))
     }
 
@@ -1096,29 +1086,257 @@ mod avx {
             _mm256_set1_ps(r2),
             _mm256_set1_ps(1.0),
         );
-        let [mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [_mm256_setzero_ps(); 6];
-        let mut n = 0u32;
+        let [mut n, mut ax, mut ay, mut vx, mut vy, mut wx, mut wy] = [_mm256_setzero_ps(); 7];
         for (((x, y), u), v) in lanes.vectors() {
             let (x, y, u, v) = (load(x), load(y), load(u), load(v));
             let ox = _mm256_sub_ps(px, x);
             let oy = _mm256_sub_ps(py, y);
             let d2 = _mm256_fmadd_ps(ox, ox, _mm256_mul_ps(oy, oy));
             let hit = _mm256_cmp_ps::<_CMP_LE_OQ>(d2, r2);
-            n += u32::from(HITS[_mm256_movemask_ps(hit) as usize & 0xff]);
+            // One and zero by lane: the count is a sum of whole numbers (exact, so equal to
+            // the baseline's count of sign bits), and `u * 1 + vx` and `u * 0 + vx` round as
+            // the baseline's `vx + (hit & u)` does (`vx` starts at +0 and a sum of finite
+            // numbers never rounds to -0, so adding -0 instead of +0 changes nothing).
+            let hit_one = _mm256_and_ps(hit, one);
+            n = _mm256_add_ps(n, hit_one);
             let (ox, oy) = (_mm256_and_ps(hit, ox), _mm256_and_ps(hit, oy));
             ax = _mm256_add_ps(ax, ox);
             ay = _mm256_add_ps(ay, oy);
-            vx = _mm256_add_ps(vx, _mm256_and_ps(hit, u));
-            vy = _mm256_add_ps(vy, _mm256_and_ps(hit, v));
+            vx = _mm256_fmadd_ps(hit_one, u, vx);
+            vy = _mm256_fmadd_ps(hit_one, v, vy);
             let w = _mm256_div_ps(one, _mm256_fmadd_ps(d2, d2, one));
             wx = _mm256_fmadd_ps(ox, w, wx);
             wy = _mm256_fmadd_ps(oy, w, wy);
         }
-        let first = totals4(_mm_setzero_ps(), quad(ax), quad(ay), quad(vx));
+        let first = totals4(quad(n), quad(ax), quad(ay), quad(vx));
         let rest = totals4(quad(vy), quad(wx), quad(wy), _mm_setzero_ps());
-        out[0] = n as f32;
-        out[1..4].copy_from_slice(&first[1..]);
+        out[..4].copy_from_slice(&first);
         out[4..].copy_from_slice(&rest[..3]);
+    }
+
+    /// Four birds' `x` and `y` lanes from their vectors.
+    #[target_feature(enable = "avx")]
+    fn split(v: [DVec2; 4]) -> [__m256d; 2] {
+        let (a, b) = (
+            _mm256_setr_pd(v[0].x, v[0].y, v[2].x, v[2].y),
+            _mm256_setr_pd(v[1].x, v[1].y, v[3].x, v[3].y),
+        );
+        [_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b)]
+    }
+
+    /// [`split`] undone.
+    #[target_feature(enable = "avx")]
+    fn join(x: __m256d, y: __m256d) -> [DVec2; 4] {
+        // Birds 0 and 2, then 1 and 3, as x, y pairs.
+        let (even, odd) = (_mm256_unpacklo_pd(x, y), _mm256_unpackhi_pd(x, y));
+        let first: [f64; 4] = bytemuck::cast(_mm256_permute2f128_pd::<0x20>(even, odd));
+        let last: [f64; 4] = bytemuck::cast(_mm256_permute2f128_pd::<0x31>(even, odd));
+        [
+            DVec2::new(first[0], first[1]),
+            DVec2::new(first[2], first[3]),
+            DVec2::new(last[0], last[1]),
+            DVec2::new(last[2], last[3]),
+        ]
+    }
+
+    /// [`super::randomness8`] in AVX: [`super::randomness4`]'s operations in the same
+    /// order, four lanes per vector.
+    #[target_feature(enable = "avx")]
+    pub(super) fn randomness8(x: &[f64; 8], y: &[f64; 8]) -> [DVec2; 8] {
+        let (one, two, to) = (
+            _mm256_set1_pd(1.0),
+            _mm256_set1_pd(2.0),
+            _mm256_set1_pd(0.05),
+        );
+        let (zero, inf) = (_mm256_setzero_pd(), _mm256_set1_pd(f64::INFINITY));
+        let half = |h: usize| {
+            let lanes = |a: &[f64; 8]| {
+                let v = _mm256_setr_pd(a[4 * h], a[4 * h + 1], a[4 * h + 2], a[4 * h + 3]);
+                _mm256_sub_pd(_mm256_mul_pd(v, two), one)
+            };
+            let (x, y) = (lanes(x), lanes(y));
+            let length = _mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(x, x), _mm256_mul_pd(y, y)));
+            let rcp = _mm256_div_pd(one, length);
+            // Finite and positive, as `DVec2::try_normalize` asks.
+            let ok = _mm256_and_pd(
+                _mm256_cmp_pd::<_CMP_GT_OQ>(rcp, zero),
+                _mm256_cmp_pd::<_CMP_LT_OQ>(rcp, inf),
+            );
+            let unit = |v: __m256d| _mm256_and_pd(ok, _mm256_mul_pd(_mm256_mul_pd(v, rcp), to));
+            join(unit(x), unit(y))
+        };
+        let [a, b] = [half(0), half(1)];
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    }
+
+    /// [`super::update_birds`] in AVX.
+    #[target_feature(enable = "avx")]
+    pub(super) fn update_birds(
+        at: &[usize],
+        sums: &[Totals],
+        items: &[GridItem<Boid>],
+        params: &[Option<Flocking>],
+        nudges: &[DVec2],
+        out: &mut [DVec2],
+    ) {
+        super::update_birds_with(at, sums, items, params, nudges, out, |s, l, p, n| {
+            flockers4(s, l, p, n)
+        });
+    }
+
+    /// [`super::flockers4`] in AVX: the same operations in the same order, four lanes per
+    /// vector.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    fn flockers4(
+        sums: [&Totals; 4],
+        last: [DVec2; 4],
+        p: [&Flocking; 4],
+        nudge: [DVec2; 4],
+    ) -> [DVec2; 4] {
+        // Each bird's seven sums as two rows of four (0 to 3 and 3 to 6), transposed into
+        // one vector per sum.
+        let row =
+            |t: &Totals, from: usize| _mm_setr_ps(t[from], t[from + 1], t[from + 2], t[from + 3]);
+        let [n, ax, ay, vx] = transpose4(
+            row(sums[0], 0),
+            row(sums[1], 0),
+            row(sums[2], 0),
+            row(sums[3], 0),
+        );
+        let [_, vy, wx, wy] = transpose4(
+            row(sums[0], 3),
+            row(sums[1], 3),
+            row(sums[2], 3),
+            row(sums[3], 3),
+        );
+        let [n, ax, ay, vx, vy, wx, wy] = [n, ax, ay, vx, vy, wx, wy].map(|v| _mm256_cvtps_pd(v));
+        // Most cells hold one population: one broadcast per parameter then.
+        let same = p.iter().all(|q| std::ptr::eq(*q, p[0]));
+        let param = |f: fn(&Flocking) -> f64| {
+            if same {
+                _mm256_set1_pd(f(p[0]))
+            } else {
+                _mm256_setr_pd(f(p[0]), f(p[1]), f(p[2]), f(p[3]))
+            }
+        };
+        let one = _mm256_set1_pd(1.0);
+        let per_bird = _mm256_div_pd(one, _mm256_max_pd(n, one));
+        let to_cohesion = _mm256_mul_pd(_mm256_set1_pd(-0.1), per_bird);
+        let per_other = _mm256_div_pd(
+            _mm256_set1_pd(400.0),
+            _mm256_max_pd(_mm256_sub_pd(n, one), one),
+        );
+        let [cohesion, avoid, consistency, randomness, momentum] = [
+            param(|p| p.cohesion),
+            param(|p| p.avoidance),
+            param(|p| p.consistency),
+            param(|p| p.randomness),
+            param(|p| p.momentum),
+        ];
+        let step = |offsets, velocities, avoidance, nudge, last| {
+            let sum = _mm256_add_pd(
+                _mm256_mul_pd(cohesion, _mm256_mul_pd(offsets, to_cohesion)),
+                _mm256_mul_pd(avoid, _mm256_mul_pd(avoidance, per_other)),
+            );
+            let sum = _mm256_add_pd(
+                sum,
+                _mm256_mul_pd(consistency, _mm256_mul_pd(velocities, per_bird)),
+            );
+            let sum = _mm256_add_pd(sum, _mm256_mul_pd(randomness, nudge));
+            _mm256_add_pd(sum, _mm256_mul_pd(momentum, last))
+        };
+        let ([nx, ny], [lx, ly]) = (split(nudge), split(last));
+        let dx = step(ax, vx, wx, nx, lx);
+        let dy = step(ay, vy, wy, ny, ly);
+        let len = _mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy)));
+        let scale = _mm256_div_pd(param(|p| p.jump), len);
+        let moving = _mm256_cmp_pd::<_CMP_GT_OQ>(len, _mm256_setzero_pd());
+        let scaled = |d: __m256d| _mm256_blendv_pd(d, _mm256_mul_pd(d, scale), moving);
+        join(scaled(dx), scaled(dy))
+    }
+}
+
+/// MASON's random term ([`randomness4`]) of eight birds from their two `unit_f64` draws,
+/// mapped to [-1, 1) first; in AVX where the CPU has it (same bits, tested).
+#[inline]
+fn randomness8(x: &[f64; 8], y: &[f64; 8]) -> [DVec2; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx() {
+        #[allow(
+            unsafe_code,
+            reason = "the one call into code compiled for a CPU feature found at run time"
+        )]
+        // SAFETY: `avx::randomness8` needs AVX and nothing else; `simd::avx()` is true only
+        // when the CPU has it.
+        return unsafe { avx::randomness8(x, y) };
+    }
+    randomness8_in_halves(x, y)
+}
+
+/// [`randomness8`] on any CPU: two calls of [`randomness4`].
+fn randomness8_in_halves(x: &[f64; 8], y: &[f64; 8]) -> [DVec2; 8] {
+    let half = |h: usize| {
+        let lanes =
+            |a: &[f64; 8]| f64x4::new(std::array::from_fn(|i| a[4 * h + i])) * 2.0 - f64x4::ONE;
+        randomness4(lanes(x), lanes(y))
+    };
+    let [a, b] = [half(0), half(1)];
+    std::array::from_fn(|i| if i < 4 { a[i] } else { b[i - 4] })
+}
+
+/// The new velocities `out[at[i]]` of a cell's Flockers birds `items[at[i]]` from their
+/// neighbourhood `sums[i]`, four birds at a time ([`flockers4`]); in AVX where the CPU has it
+/// (same bits, tested). `nudges` are the cell's random terms, `params` every population's.
+#[inline]
+fn update_birds(
+    at: &[usize],
+    sums: &[Totals],
+    items: &[GridItem<Boid>],
+    params: &[Option<Flocking>],
+    nudges: &[DVec2],
+    out: &mut [DVec2],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx() {
+        #[allow(
+            unsafe_code,
+            reason = "the one call into code compiled for a CPU feature found at run time"
+        )]
+        // SAFETY: `avx::update_birds` needs AVX and nothing else; `simd::avx()` is true only
+        // when the CPU has it.
+        return unsafe { avx::update_birds(at, sums, items, params, nudges, out) };
+    }
+    update_birds_with(at, sums, items, params, nudges, out, flockers4);
+}
+
+/// [`update_birds`] with `four` as the four-bird update.
+#[inline(always)]
+fn update_birds_with(
+    at: &[usize],
+    sums: &[Totals],
+    items: &[GridItem<Boid>],
+    params: &[Option<Flocking>],
+    nudges: &[DVec2],
+    out: &mut [DVec2],
+    four: impl Fn([&Totals; 4], [DVec2; 4], [&Flocking; 4], [DVec2; 4]) -> [DVec2; 4],
+) {
+    for (at, sums) in at.chunks(4).zip(sums.chunks(4)) {
+        let lane = |i: usize| at[i.min(at.len() - 1)];
+        let bird = |i: usize| &items[lane(i)];
+        let new = four(
+            std::array::from_fn(|i| &sums[i.min(at.len() - 1)]),
+            std::array::from_fn(|i| bird(i).data.vel),
+            std::array::from_fn(|i| {
+                params[bird(i).data.pop as usize]
+                    .as_ref()
+                    .expect("only Flockers birds are listed")
+            }),
+            std::array::from_fn(|i| nudges[lane(i)]),
+        );
+        for (&k, v) in at.iter().zip(new) {
+            out[k] = v;
+        }
     }
 }
 
@@ -1540,6 +1758,96 @@ mod tests {
             hits += avx[0];
         }
         assert!(hits > 100.0, "the test blocks have hits");
+    }
+
+    /// The AVX random terms and updates against the baseline's, bit for bit: random inputs,
+    /// a draw of exactly one half (a zero vector), cells of one and of two populations, empty
+    /// neighbourhoods and birds that end up not moving.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx_updates_equal_the_baseline_bit_for_bit() {
+        assert!(
+            std::arch::is_x86_feature_detected!("avx"),
+            "this test compares the AVX updates and needs an x86-64 CPU with AVX (2011 on)"
+        );
+        let mut rng = SimRng::new(23).agent(0, 0, Purpose::DECIDE);
+        let mut u = move || rng.unit_f64();
+        let bits = |v: &[DVec2]| {
+            v.iter()
+                .map(|v| [v.x.to_bits(), v.y.to_bits()])
+                .collect::<Vec<_>>()
+        };
+        let params = [
+            Some(Flocking {
+                model: FlockingModel::Flockers,
+                ..Flocking::default()
+            }),
+            Some(Flocking {
+                model: FlockingModel::Flockers,
+                cohesion: 1.3,
+                jump: 0.2,
+                ..Flocking::default()
+            }),
+        ];
+        let (mut still, mut quiet_birds) = (0, 0);
+        for round in 0..300usize {
+            let mut x: [f64; 8] = std::array::from_fn(|_| u());
+            let y: [f64; 8] = std::array::from_fn(|i| if i == round % 8 { 0.5 } else { u() });
+            x[round % 8] = 0.5;
+            #[allow(unsafe_code, reason = "calls the AVX code on a CPU checked above")]
+            // SAFETY: the assertion above found AVX on this CPU.
+            let avx = unsafe { avx::randomness8(&x, &y) };
+            assert_eq!(
+                bits(&avx),
+                bits(&randomness8_in_halves(&x, &y)),
+                "{x:?} {y:?}"
+            );
+            assert_eq!(avx[round % 8], DVec2::ZERO);
+
+            let birds = 1 + round % 11;
+            let mixed = round % 3 == 0;
+            let quiet = round % 10 == 0;
+            quiet_birds += if quiet { birds } else { 0 };
+            let items: Vec<GridItem<Boid>> = (0..birds)
+                .map(|i| GridItem {
+                    pos: DVec2::ZERO,
+                    id: i as u32,
+                    data: Boid {
+                        vel: DVec2::new(u() - 0.5, u() - 0.5) * if quiet { 0.0 } else { 1.4 },
+                        pop: u16::from(mixed && i % 2 == 1),
+                    },
+                })
+                .collect();
+            let at: Vec<usize> = (0..birds).rev().collect();
+            let sums: Vec<Totals> = (0..birds)
+                .map(|i| {
+                    let n = ((round + i) % 40) as f32;
+                    let mut t = [0.0; 7].map(|_| (u() as f32 - 0.5) * 20.0 * n.min(1.0));
+                    t[0] = n;
+                    if quiet {
+                        t = [0.0; 7];
+                    }
+                    t
+                })
+                .collect();
+            let nudges: Vec<DVec2> = (0..birds)
+                .map(|_| DVec2::new(u() - 0.5, u() - 0.5) * if quiet { 0.0 } else { 0.1 })
+                .collect();
+            let mut want = vec![DVec2::splat(9.0); birds];
+            update_birds_with(&at, &sums, &items, &params, &nudges, &mut want, flockers4);
+            let mut got = vec![DVec2::splat(7.0); birds];
+            #[allow(unsafe_code, reason = "calls the AVX code on a CPU checked above")]
+            // SAFETY: the assertion above found AVX on this CPU.
+            unsafe {
+                avx::update_birds(&at, &sums, &items, &params, &nudges, &mut got);
+            }
+            assert_eq!(bits(&got), bits(&want), "round {round}");
+            still += got.iter().filter(|v| **v == DVec2::ZERO).count();
+        }
+        assert_eq!(
+            still, quiet_birds,
+            "only the quiet rounds' birds stay where they are"
+        );
     }
 
     #[test]
