@@ -18,7 +18,7 @@
 //! uniform grid (see ARCHITECTURE.md, Performance notes).
 
 use agora_engine::prelude::*;
-use agora_engine::{par_chunks_mut, par_parts_mut, simd};
+use agora_engine::{par_chunks_mut, simd};
 use serde::{Deserialize, Serialize};
 use wide::{f32x4, f64x4};
 
@@ -112,7 +112,9 @@ struct Boid {
 ///
 /// Velocities are computed in the index's cell order rather than in entity order: consecutive
 /// birds then share most of their candidate cells, which stay in cache. At 100k birds this
-/// made a tick about twice as fast; `slot` maps agent ids back to index positions.
+/// made a tick about twice as fast. The birds take their new velocities in the index's input
+/// order through [`UniformGrid::input_slots`] where their tables are as the index saw them
+/// (`tables`), and otherwise through `slot`, which maps agent ids to index positions.
 #[derive(Resource, Default)]
 struct FlockIndex {
     grid: UniformGrid<Boid>,
@@ -120,6 +122,9 @@ struct FlockIndex {
     /// Params by population index (`None` for populations of other behaviors).
     params: Vec<Option<Flocking>>,
     next: Vec<DVec2>,
+    /// The rows and the last id of each of the flock's tables when the index was built, in
+    /// query order.
+    tables: Vec<(usize, u32)>,
     slot: Vec<u32>,
 }
 
@@ -155,6 +160,7 @@ impl Behavior for Flocking {
             radius,
             params,
             next: Vec::new(),
+            tables: Vec::new(),
             slot: Vec::new(),
         });
         sim.add_systems(Phase::Sense, index_flock)
@@ -226,40 +232,73 @@ fn index_flock(
             .expect("every flocking component is stored in tables")
             .map(|(ids, pops, pos, vel)| Birds(ids, pops, pos, vel)),
     );
-    let len = tables.len();
     index.grid.rebuild_indexed(&space, index.radius, &tables);
-    let slot = &mut index.slot;
-    if let Some(slots) = index.grid.input_slots() {
-        // Ids ascend in input order, so each part of the table is filled from one run of the
-        // input, found by bisection.
-        if let Some(last) = len.checked_sub(1) {
-            let top = tables.get(last).id as usize + 1;
-            if slot.len() < top {
-                slot.resize(top, u32::MAX);
-            }
+    index.tables.clear();
+    index.tables.extend(
+        birds
+            .contiguous_iter()
+            .expect("every flocking component is stored in tables")
+            .map(|(ids, ..)| (ids.len(), ids.last().map_or(0, |id| id.0))),
+    );
+}
+
+/// Each bird takes its new velocity from [`steer`]'s list. A table whose rows and last id
+/// are those the index saw holds the same birds in the same order (ids are never reused and
+/// grow with every spawn, so any spawn, despawn or move between tables changes one of the
+/// two), and when the index kept its input order ([`UniformGrid::input_slots`]) its birds
+/// read their slots in that order. Any other table goes through the id-to-slot table, built
+/// only then.
+fn adopt_steering(
+    mut index: ResMut<FlockIndex>,
+    mut birds: Query<(&AgentId, &mut Velocity), With<Bird>>,
+) {
+    let FlockIndex {
+        grid,
+        next,
+        tables,
+        slot,
+        ..
+    } = &mut *index;
+    let (grid, next) = (&*grid, &*next);
+    let mut slots = grid.input_slots();
+    let mut slot_ready = false;
+    let mut base = 0;
+    for (t, (ids, mut vels)) in birds
+        .contiguous_iter_mut()
+        .expect("every flocking component is stored in tables")
+        .enumerate()
+    {
+        let vels: &mut [Velocity] = &mut vels;
+        if tables.get(t) != Some(&(ids.len(), ids.last().map_or(0, |id| id.0))) {
+            // Later tables no longer line up with the input either.
+            slots = None;
         }
-        let first_at = |id: usize| {
-            let (mut lo, mut hi) = (0, len);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if (tables.get(mid).id as usize) < id {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
+        if let Some(slots) = slots {
+            let slots = &slots[base..base + ids.len()];
+            par_chunks_mut(vels, |offset, part| {
+                for (v, &k) in part.iter_mut().zip(&slots[offset..]) {
+                    v.0 = next[k as usize];
                 }
+            });
+        } else {
+            if !slot_ready {
+                fill_slots(grid, slot);
+                slot_ready = true;
             }
-            lo
-        };
-        par_parts_mut(slot, |offset, part| {
-            for i in first_at(offset)..first_at(offset + part.len()) {
-                part[tables.get(i).id as usize - offset] = slots[i];
-            }
-        });
-        return;
+            let slot = &*slot;
+            par_chunks_mut(vels, |offset, part| {
+                for (v, id) in part.iter_mut().zip(&ids[offset..]) {
+                    v.0 = next[slot[id.0 as usize] as usize];
+                }
+            });
+        }
+        base += ids.len();
     }
-    // One pass: the table grows when a larger id turns up (after the first tick, only when
-    // birds are spawned), instead of a separate pass over the index for the largest id.
-    for (k, it) in index.grid.items().iter().enumerate() {
+}
+
+/// `slot[id]` = the position in `grid` of the bird with agent id `id`.
+fn fill_slots(grid: &UniformGrid<Boid>, slot: &mut Vec<u32>) {
+    for (k, it) in grid.items().iter().enumerate() {
         let id = it.id as usize;
         if id >= slot.len() {
             slot.resize(id + 1, u32::MAX);
@@ -501,12 +540,6 @@ impl Flock<'_> {
         }
         update_birds(&s.at, &s.sums, items, self.params, nudges, out);
     }
-}
-
-fn adopt_steering(index: Res<FlockIndex>, mut birds: Query<(&AgentId, &mut Velocity), With<Bird>>) {
-    birds.par_iter_mut().for_each(|(id, mut vel)| {
-        vel.0 = index.next[index.slot[id.0 as usize] as usize];
-    });
 }
 
 /// A sum over the neighbours of one bird.
@@ -1868,7 +1901,7 @@ mod tests {
     /// id-to-slot table are what a plain rebuild gives, whether or not ids ascend in query
     /// order.
     #[test]
-    fn a_flock_over_several_tables_is_indexed_like_a_plain_rebuild() {
+    fn a_flock_over_several_tables_is_indexed_like_a_plain_rebuild_and_adopts_its_velocities() {
         use bevy_ecs::system::RunSystemOnce;
         #[derive(Component)]
         struct Tagged;
@@ -1913,8 +1946,38 @@ mod tests {
             let want: Vec<_> = plain.items().iter().map(key).collect();
             assert_eq!(got, want, "interleaved: {interleaved}");
             assert_eq!(index.grid.input_slots().is_some(), !interleaved);
-            for (k, it) in index.grid.items().iter().enumerate() {
-                assert_eq!(index.slot[it.id as usize], k as u32);
+            // New velocities by index position, adopted in input order (ids ascending) or
+            // through the id table (interleaved); then again after a bird of the first table
+            // is despawned, which leaves that table unlike the one the index saw.
+            let by_id: Vec<DVec2> = {
+                let mut v = vec![DVec2::ZERO; 300];
+                for (k, it) in index.grid.items().iter().enumerate() {
+                    v[it.id as usize] = DVec2::new(k as f64, 0.5);
+                }
+                v
+            };
+            world.resource_mut::<FlockIndex>().next =
+                (0..300).map(|k| DVec2::new(k as f64, 0.5)).collect();
+            for despawned in [None, Some(7u32)] {
+                if let Some(gone) = despawned {
+                    let entity = world
+                        .query::<(Entity, &AgentId)>()
+                        .iter(&world)
+                        .find(|(_, id)| id.0 == gone)
+                        .map(|(e, _)| e)
+                        .expect("the bird exists");
+                    world.despawn(entity);
+                }
+                for mut vel in world.query::<&mut Velocity>().iter_mut(&mut world) {
+                    vel.0 = DVec2::NAN;
+                }
+                world.run_system_once(adopt_steering).expect("system runs");
+                let mut seen = 0;
+                for (id, vel) in world.query::<(&AgentId, &Velocity)>().iter(&world) {
+                    assert_eq!(vel.0, by_id[id.0 as usize], "bird {}", id.0);
+                    seen += 1;
+                }
+                assert_eq!(seen, 300 - usize::from(despawned.is_some()));
             }
         }
     }
