@@ -94,7 +94,7 @@ impl SimRng {
     /// every agent use it; repeat an id to fill a short batch.
     #[inline]
     pub fn agents8(&self, agents: [u32; 8], tick: u64, purpose: Purpose) -> [AgentRng; 8] {
-        let first = AgentRng::new(self.key, 0, tick, purpose).block;
+        let first = first_block(tick, purpose);
         let words = chacha8_block_x8(&self.key, agents, first);
         std::array::from_fn(|lane| AgentRng {
             key: self.key,
@@ -112,7 +112,7 @@ impl SimRng {
     /// [`unit_f64_from_words`] for floats).
     #[inline]
     pub fn first_words8(&self, agents: [u32; 8], tick: u64, purpose: Purpose) -> [[u32; 8]; 16] {
-        let first = AgentRng::new(self.key, 0, tick, purpose).block;
+        let first = first_block(tick, purpose);
         chacha8_block_x8(&self.key, agents, first)
     }
 
@@ -130,7 +130,7 @@ impl SimRng {
         purpose: Purpose,
     ) -> [[f64; 8]; K] {
         const { assert!(K <= 8, "one block holds eight unit floats") };
-        let first = AgentRng::new(self.key, 0, tick, purpose).block;
+        let first = first_block(tick, purpose);
         let input = chacha8_input(&self.key, 0, first);
         #[cfg(target_arch = "x86_64")]
         if crate::simd::avx2() {
@@ -173,11 +173,10 @@ pub struct AgentRng {
 
 impl AgentRng {
     fn new(key: [u32; 8], stream: u64, tick: u64, purpose: Purpose) -> AgentRng {
-        let block = (tick << (BLOCK_BITS + PURPOSE_BITS)) | (u64::from(purpose.0) << BLOCK_BITS);
         AgentRng {
             key,
             stream,
-            block,
+            block: first_block(tick, purpose),
             buf: [0; 16],
             idx: 16,
         }
@@ -240,6 +239,12 @@ impl rand::TryRng for AgentRng {
         }
         Ok(())
     }
+}
+
+/// The first block counter of every stream's slot at (`tick`, `purpose`).
+#[inline]
+fn first_block(tick: u64, purpose: Purpose) -> u64 {
+    (tick << (BLOCK_BITS + PURPOSE_BITS)) | (u64::from(purpose.0) << BLOCK_BITS)
 }
 
 /// The 64-bit draw made of two consecutive `u32` draws, in rand_chacha's order: low word

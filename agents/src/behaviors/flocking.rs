@@ -223,23 +223,30 @@ fn index_flock(
     mut index: ResMut<FlockIndex>,
     birds: Query<(&AgentId, &Population, &Position, &Velocity), With<Bird>>,
 ) {
-    let index = &mut *index;
+    let FlockIndex {
+        grid,
+        radius,
+        tables: marks,
+        ..
+    } = &mut *index;
+    marks.clear();
     // Component slices, table by table, so that any bird can be read by its position in the
     // query's order: the rebuild's passes then split the flock between threads.
     let tables = QueryTables::new(
         birds
             .contiguous_iter()
             .expect("every flocking component is stored in tables")
-            .map(|(ids, pops, pos, vel)| Birds(ids, pops, pos, vel)),
+            .map(|(ids, pops, pos, vel)| {
+                marks.push(table_mark(ids));
+                Birds(ids, pops, pos, vel)
+            }),
     );
-    index.grid.rebuild_indexed(&space, index.radius, &tables);
-    index.tables.clear();
-    index.tables.extend(
-        birds
-            .contiguous_iter()
-            .expect("every flocking component is stored in tables")
-            .map(|(ids, ..)| (ids.len(), ids.last().map_or(0, |id| id.0))),
-    );
+    grid.rebuild_indexed(&space, *radius, &tables);
+}
+
+/// What tells a table of birds apart from itself after a change: its rows and its last id.
+fn table_mark(ids: &[AgentId]) -> (usize, u32) {
+    (ids.len(), ids.last().map_or(0, |id| id.0))
 }
 
 /// Each bird takes its new velocity from [`steer`]'s list. A table whose rows and last id
@@ -269,7 +276,7 @@ fn adopt_steering(
         .enumerate()
     {
         let vels: &mut [Velocity] = &mut vels;
-        if tables.get(t) != Some(&(ids.len(), ids.last().map_or(0, |id| id.0))) {
+        if tables.get(t) != Some(&table_mark(ids)) {
             // Later tables no longer line up with the input either.
             slots = None;
         }
